@@ -1,0 +1,1 @@
+int swell_kernels_placeholder(void);
