@@ -68,7 +68,7 @@ public enum ManifestParser {
         do {
             let parser = try Parser(yaml: text)
             while let node = try parser.nextRoot() {
-                if case .scalar(let scalar) = node, scalar.tag.rawValue == Tag.Name.null.rawValue { continue }
+                if Resolver.default.resolveTag(of: node) == .null { continue }
                 var positions = [String: Int]()
                 let document = try convert(node, path: "", positions: &positions, source: source)
                 let line = node.mark?.line ?? 1
@@ -94,14 +94,14 @@ public enum ManifestParser {
         } catch let error as ManifestError {
             throw error
         } catch let error as YamlError {
-            throw describe(error, source: source)
+            throw describe(error, source: source, text: text)
         } catch {
             throw ManifestError(source: source, line: nil, message: "\(error)")
         }
         return manifests
     }
 
-    private static func describe(_ error: YamlError, source: String) -> ManifestError {
+    private static func describe(_ error: YamlError, source: String, text: String) -> ManifestError {
         switch error {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
@@ -111,11 +111,25 @@ public enum ManifestParser {
         case .reader(let problem, _, _, _):
             return ManifestError(source: source, line: nil, message: "invalid YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return ManifestError(source: source, line: context.mark.line, column: context.mark.column,
-                                 message: "invalid YAML: duplicate key \(duplicates.joined(separator: ", "))")
+            // libyaml only marks the mapping; point at the repeated key, which is what the user must fix.
+            let line = secondOccurrence(of: duplicates.first ?? "", in: text, from: context.mark.line) ?? context.mark.line
+            return ManifestError(source: source, line: line,
+                                 message: "invalid YAML: duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))")
         default:
             return ManifestError(source: source, line: nil, message: "invalid YAML: \(error)")
         }
+    }
+
+    private static func secondOccurrence(of key: String, in text: String, from line: Int) -> Int? {
+        var seen = 0
+        for (index, content) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index + 1 >= line {
+            let trimmed = content.drop { $0 == " " || $0 == "-" }
+            if trimmed.hasPrefix("\(key):") || trimmed.hasPrefix("\"\(key)\":") {
+                seen += 1
+                if seen == 2 { return index + 1 }
+            }
+        }
+        return nil
     }
 
     private static func convert(_ node: Yams.Node, path: String, positions: inout [String: Int], source: String) throws -> JSONValue {
@@ -149,7 +163,7 @@ public enum ManifestParser {
 
     private static func scalarValue(_ scalar: Yams.Node.Scalar) -> JSONValue {
         let node = Yams.Node.scalar(scalar)
-        switch Tag.Name(rawValue: scalar.tag.rawValue) {
+        switch Resolver.default.resolveTag(of: node) {
         case .null: return .null
         case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
         case .int: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)

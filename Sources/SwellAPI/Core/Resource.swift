@@ -10,6 +10,8 @@ public protocol Resource: Codable, Sendable, Hashable {
     /// Extra names `swellctl` accepts (`isvc`).
     static var shortNames: [String] { get }
     static var isNamespaced: Bool { get }
+    /// Which DNS rule names of this kind follow.
+    static var nameRule: Validators.NameRule { get }
 
     var apiVersion: String { get set }
     var kind: String { get set }
@@ -67,7 +69,6 @@ extension Resource {
         }
     }
 
-    /// Which DNS rule applies to names of this kind.
     public static var nameRule: Validators.NameRule { .subdomain }
 }
 
