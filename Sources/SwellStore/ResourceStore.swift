@@ -22,16 +22,21 @@ public protocol ResourceStore: Sendable {
     func create<R: Resource>(_ object: R) async throws -> R
 
     /// Replaces an object only if `object.metadata.resourceVersion` equals the stored one
-    /// (`StoreError.conflict` otherwise; `notFound` if absent). Returns it with its new resourceVersion.
+    /// (`StoreError.conflict` otherwise; `notFound` if absent). A nil or empty resourceVersion
+    /// means an unconditional update. Returns it with its new resourceVersion.
     func update<R: Resource>(_ object: R) async throws -> R
 
-    /// Removes an object, only if its resourceVersion matches when one is given. Returns the
+    /// Removes an object, only if its resourceVersion matches when one is given (nil or empty:
+    /// unconditional). Returns the
     /// object as last stored, with resourceVersion set to the revision of the deletion.
     func delete<R: Resource>(_ type: R.Type, namespace: String?, name: String, expectedResourceVersion: String?) async throws -> R
 
     /// Every change with a revision greater than `revision`, replayed from history and then
     /// live, in revision order, without gaps or duplicates. Throws `StoreError.expired` (as the
-    /// stream's first error) when that history has been compacted away.
+    /// stream's first error) when that history has been compacted away, and also ends a watch
+    /// with `expired` (after the events it already has) when its consumer falls so far behind
+    /// that the store stops buffering for it; either way the client re-lists and watches again.
+    /// Ending the iteration (cancelling its task or dropping the stream) releases the watch.
     func watch<R: Resource>(_ type: R.Type, namespace: String?, fromRevision revision: Int64) -> AsyncThrowingStream<StoreEvent<R>, any Error>
 }
 
