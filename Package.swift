@@ -152,6 +152,7 @@ let package = Package(
                 "SwellAPI",
                 "SwellClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

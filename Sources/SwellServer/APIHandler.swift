@@ -41,7 +41,7 @@ struct APIHandler: Sendable {
             let selector = try LabelSelector(parsing: query["labelSelector"].map(String.init) ?? "")
             switch (request.method, path.name) {
             case (.get, nil) where ["true", "1"].contains(query["watch"].map(String.init) ?? ""):
-                let response = try await watch(registry, path: path, selector: selector,
+                let response = try await watch(registry, request: request, path: path, selector: selector,
                                                resourceVersion: query["resourceVersion"].map(String.init),
                                                timeoutSeconds: query["timeoutSeconds"].flatMap { Int($0) })
                 record(verb: "watch", resource: path.plural, code: 200, started: started)
@@ -91,7 +91,7 @@ struct APIHandler: Sendable {
 
     // MARK: Watch
 
-    private func watch<R: Resource>(_ registry: Registry<R>, path: APIPath, selector: LabelSelector, resourceVersion: String?, timeoutSeconds: Int?) async throws -> Response {
+    private func watch<R: Resource>(_ registry: Registry<R>, request: Request, path: APIPath, selector: LabelSelector, resourceVersion: String?, timeoutSeconds: Int?) async throws -> Response {
         var initial = [R]()
         var filter = WatchFilter<R>(selector: selector)
         let fromRevision: Int64
@@ -123,8 +123,17 @@ struct APIHandler: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             metrics.watchOpened(resource: resource)
             defer { metrics.watchClosed(resource: resource) }
-            for try await line in lines.stream() {
-                try await writer.write(ByteBuffer(bytes: line))
+            // A watch that waits for the next event never writes, so it would not notice a client
+            // that went away; ending it when the connection's inbound side closes releases the
+            // store watch at once.
+            do {
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    for try await line in lines.stream() {
+                        try await writer.write(ByteBuffer(bytes: line))
+                    }
+                }
+            } catch is CancellationError {
+                return
             }
             try await writer.finish(nil)
         })

@@ -63,6 +63,7 @@ public struct APIServer: Service {
             store: store, metrics: metrics, watches: watches, maxBodySize: configuration.maxBodySize,
             defaultWatchTimeout: configuration.defaultWatchTimeout, logger: logger)
         let router = Router()
+        router.add(middleware: StatusErrorMiddleware(logger: logger))
         let store = self.store
         let metrics = self.metrics
 
@@ -83,7 +84,8 @@ public struct APIServer: Service {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+        // Every method reaches the handler, which answers the ones a path does not support with 405.
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .options] {
             router.on("/apis/**", method: method) { request, _ in await handler.handle(request) }
         }
 

@@ -1,9 +1,15 @@
 import ArgumentParser
 
-/// `swell engine …` — placeholder until the engine commands land.
+/// `swell engine …` — run and inspect the inference engine on a GGUF model.
 struct EngineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "Run and inspect the inference engine."
+        abstract: "Run and inspect the inference engine.",
+        subcommands: [
+            EngineGenerateCommand.self,
+            EngineTokenizeCommand.self,
+            EngineInspectCommand.self,
+            EngineBenchCommand.self,
+        ]
     )
 }

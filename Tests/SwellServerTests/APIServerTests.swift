@@ -111,6 +111,14 @@ struct APIServerTests {
             #expect(try await server.request(.POST, "/apis/swell.dev/v1/inferenceservices", json: serviceJSON(name: "y")).code == 405)
             #expect(try await server.request(.GET, "/apis/swell.dev/v1/widgets").code == 404)
             #expect(try await server.request(.GET, "/apis/swell.dev/v1/namespaces/default/priorityclasses").code == 404)
+            #expect(try await server.request(.PUT, servicesPath, json: serviceJSON()).status?.code == 405)
+            let options = try await server.request(.OPTIONS, "\(servicesPath)/chat")
+            #expect(options.code == 405)
+            #expect(options.status?.reason == .methodNotAllowed)
+            let elsewhere = try await server.request(.GET, "/nowhere")
+            #expect(elsewhere.code == 404)
+            #expect(elsewhere.status?.reason == .notFound, "even paths outside the API answer with a Status")
+            #expect(elsewhere.headers.first(name: "Content-Type") == "application/json")
 
             let stored = try await server.store.list(InferenceService.self, namespace: nil, selector: .everything)
             #expect(stored.items.map(\.metadata.name) == ["chat"], "failed requests store nothing")
@@ -289,6 +297,32 @@ struct APIServerTests {
         #expect(metrics.contains(#"swell_apiserver_watches{resource="inferenceservices"} 1"#))
         try await server.stop()
         #expect(try await reader.next() == nil, "shutdown closes the stream instead of hanging")
+    }
+
+    @Test("a client that goes away ends its watch and releases the store watch")
+    func watchDisconnect() async throws {
+        try await withServer { server in
+            _ = try await server.request(.POST, servicesPath, json: serviceJSON())
+            let (firstEvent, signal) = AsyncStream.makeStream(of: Void.self)
+            let client = Task {
+                var reader = try await server.watch("\(servicesPath)?watch=true")
+                _ = try await reader.next()
+                signal.yield()
+                while try await reader.next() != nil {}
+            }
+            var iterator = firstEvent.makeAsyncIterator()
+            await iterator.next()
+            #expect(server.store.watcherCount == 1)
+            client.cancel()
+            _ = try? await client.value
+            let deadline = ContinuousClock.now + .seconds(30)
+            while server.store.watcherCount > 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(server.store.watcherCount == 0, "the store watch is released when the client disconnects")
+            let metrics = String(decoding: try await server.request(.GET, "/metrics").body, as: UTF8.self)
+            #expect(metrics.contains(#"swell_apiserver_watches{resource="inferenceservices"} 0"#))
+        }
     }
 
     @Test("health, readiness, version and metrics endpoints")

@@ -1,0 +1,36 @@
+# Swell — common tasks. `make demo` and `make test` are the two to know.
+SWIFT ?= swift
+
+.PHONY: all setup build demo test bench clean
+
+all: build
+
+## setup: install system packages and the demo model (idempotent)
+setup:
+	hack/setup.sh
+
+## build: debug build of everything
+build:
+	$(SWIFT) build
+
+## demo: start a server, apply the examples, inspect them, shut down cleanly
+demo: setup
+	hack/demo.sh
+
+## test: build everything (the integration tests run the real executables), then run every test
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+## bench: engine benchmarks
+bench:
+	@if [ -x hack/bench-engine.sh ]; then \
+		hack/bench-engine.sh; \
+	else \
+		echo "bench: the engine benchmark arrives with the engine (hack/bench-engine.sh)"; \
+	fi
+
+## clean: remove build products and local server data
+clean:
+	$(SWIFT) package clean
+	rm -rf .swell

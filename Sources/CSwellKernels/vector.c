@@ -1,0 +1,330 @@
+// F32 kernels for norms, activations, rotary embeddings and attention.
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SWELL_HAVE_X86 1
+#endif
+
+// MARK: - exp
+
+#ifdef SWELL_HAVE_X86
+/// exp(x) for 8 lanes: 2^(x·log2 e) split into an integer power (exponent bits) and a degree-6
+/// polynomial for 2^f on f ∈ [-0.5, 0.5]; relative error ≈ 2e-7, underflows to 0 below -87.
+SWELL_SIMD static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+    __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(t, n);
+    // 2^f = e^(f ln2): Taylor coefficients of e^y with y = f·ln2.
+    __m256 y = _mm256_mul_ps(f, _mm256_set1_ps(0.693147180559945f));
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, y, _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+SWELL_SIMD static inline float hsum(__m256 v) {
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+SWELL_SIMD static inline float hmax(__m256 v) {
+    __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+#endif
+
+// MARK: - RMSNorm
+
+#ifdef SWELL_HAVE_X86
+SWELL_SIMD static void rmsnorm_simd(const float *x, const float *weight, float *out, int64_t n, float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float sum = hsum(acc);
+    for (; i < n; i++) sum += x[i] * x[i];
+    float scale = 1.0f / sqrtf(sum / (float)n + eps);
+    __m256 s = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(weight + i)));
+    }
+    for (; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+#endif
+
+void swell_rmsnorm(const float *x, const float *weight, float *out, int64_t n, int64_t rows, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *outr = out + r * n;
+#ifdef SWELL_HAVE_X86
+        if (swell_use_simd) {
+            rmsnorm_simd(xr, weight, outr, n, eps);
+            continue;
+        }
+#endif
+        float sum = 0;
+        for (int64_t i = 0; i < n; i++) sum += xr[i] * xr[i];
+        float scale = 1.0f / sqrtf(sum / (float)n + eps);
+        for (int64_t i = 0; i < n; i++) outr[i] = xr[i] * scale * weight[i];
+    }
+}
+
+// MARK: - Softmax
+
+#ifdef SWELL_HAVE_X86
+SWELL_SIMD static void softmax_simd(float *x, int64_t n) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    float maximum = hmax(vmax);
+    for (; i < n; i++) maximum = fmaxf(maximum, x[i]);
+    __m256 m = _mm256_set1_ps(maximum);
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - maximum);
+        sum += x[i];
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] /= sum;
+}
+#endif
+
+void swell_softmax(float *x, int64_t n) {
+#ifdef SWELL_HAVE_X86
+    if (swell_use_simd) {
+        softmax_simd(x, n);
+        return;
+    }
+#endif
+    float maximum = -INFINITY;
+    for (int64_t i = 0; i < n; i++) maximum = fmaxf(maximum, x[i]);
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - maximum);
+        sum += x[i];
+    }
+    for (int64_t i = 0; i < n; i++) x[i] /= sum;
+}
+
+// MARK: - SwiGLU and residual add
+
+#ifdef SWELL_HAVE_X86
+SWELL_SIMD static void swiglu_simd(const float *gate, const float *up, float *out, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 sigmoid = _mm256_div_ps(one, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+#endif
+
+void swell_swiglu(const float *gate, const float *up, float *out, int64_t n) {
+#ifdef SWELL_HAVE_X86
+    if (swell_use_simd) {
+        swiglu_simd(gate, up, out, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void swell_add(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+// MARK: - RoPE
+
+void swell_rope(float *x, int heads, int head_dim, int dims, int32_t position, float freq_base) {
+    // theta_i = position · base^(-2i/dims); computed once per call, shared by all heads.
+    float cosines[512], sines[512];
+    int pairs = dims / 2;
+    if (pairs > 512) pairs = 512;
+    float step = powf(freq_base, -2.0f / (float)dims);
+    float theta = (float)position;
+    for (int i = 0; i < pairs; i++) {
+        cosines[i] = cosf(theta);
+        sines[i] = sinf(theta);
+        theta *= step;
+    }
+    for (int h = 0; h < heads; h++) {
+        float *v = x + (int64_t)h * head_dim;
+        for (int i = 0; i < pairs; i++) {
+            float a = v[2 * i], b = v[2 * i + 1];
+            v[2 * i] = a * cosines[i] - b * sines[i];
+            v[2 * i + 1] = a * sines[i] + b * cosines[i];
+        }
+    }
+}
+
+// MARK: - Attention
+
+typedef struct {
+    const float *q;
+    float *out;
+    int heads;
+    int kv_heads;
+    int head_dim;
+    const float *k_cache;
+    const float *v_cache;
+    const int32_t *const *block_tables;
+    int block_size;
+    const int32_t *positions;
+    float scale;
+} attention_job;
+
+static inline int64_t cache_row(const int32_t *table, int block_size, int32_t position) {
+    return (int64_t)table[position / block_size] * block_size + position % block_size;
+}
+
+static _Thread_local float *score_buffer = NULL;
+static _Thread_local int64_t score_capacity = 0;
+
+void swell_release_thread_scratch(void) {
+    free(score_buffer);
+    score_buffer = NULL;
+    score_capacity = 0;
+}
+
+#ifdef SWELL_HAVE_X86
+/// out = Σ_p w[p] · V[p] for LANES × 8 floats per row; with LANES a constant the sums stay in
+/// registers instead of going through memory on every position.
+SWELL_SIMD static __attribute__((always_inline)) inline void weighted_sum_simd(
+    const float *values, int64_t kv_width, const int32_t *table, int block_size, const float *weights,
+    int64_t count, float *out, const int LANES) {
+    __m256 sum[8];
+    for (int j = 0; j < LANES; j++) sum[j] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < count; p++) {
+        const float *v = values + cache_row(table, block_size, (int32_t)p) * kv_width;
+        __m256 w = _mm256_set1_ps(weights[p]);
+        for (int j = 0; j < LANES; j++) sum[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), sum[j]);
+    }
+    for (int j = 0; j < LANES; j++) _mm256_storeu_ps(out + 8 * j, sum[j]);
+}
+
+/// out = Σ_p w[p] · V[p] and scores = q·K[p], with the head vector in registers (head_dim ≤ 128).
+SWELL_SIMD static void attend_simd(const attention_job *job, const float *q, float *out, const int32_t *table,
+                                   int64_t count, int kv_head, float *scores) {
+    int head_dim = job->head_dim;
+    int64_t kv_width = (int64_t)job->kv_heads * head_dim;
+    int lanes = head_dim / 8;
+    __m256 qv[16];
+    for (int j = 0; j < lanes; j++) qv[j] = _mm256_loadu_ps(q + 8 * j);
+    const __m256 scale = _mm256_set1_ps(job->scale);
+    int64_t p = 0;
+    // Eight positions at a time: their partial sums are reduced together (lane = position), which
+    // costs far less than a horizontal sum per position.
+    for (; p + 8 <= count; p += 8) {
+        __m256 partial[8];
+        for (int i = 0; i < 8; i++) {
+            const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)(p + i)) * kv_width + (int64_t)kv_head * head_dim;
+            __m256 acc = _mm256_setzero_ps();
+            for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(k + 8 * j), acc);
+            partial[i] = acc;
+        }
+        __m256 h01 = _mm256_hadd_ps(partial[0], partial[1]);
+        __m256 h23 = _mm256_hadd_ps(partial[2], partial[3]);
+        __m256 h45 = _mm256_hadd_ps(partial[4], partial[5]);
+        __m256 h67 = _mm256_hadd_ps(partial[6], partial[7]);
+        __m256 h0123 = _mm256_hadd_ps(h01, h23);
+        __m256 h4567 = _mm256_hadd_ps(h45, h67);
+        __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
+        _mm256_storeu_ps(scores + p, _mm256_mul_ps(sums, scale));
+    }
+    for (; p < count; p++) {
+        const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        __m256 acc = _mm256_setzero_ps();
+        for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(k + 8 * j), acc);
+        scores[p] = hsum(acc) * job->scale;
+    }
+    softmax_simd(scores, count);
+    const float *values = job->v_cache + (int64_t)kv_head * head_dim;
+    switch (lanes) {
+    case 2: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 2); break;
+    case 4: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 4); break;
+    case 8: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 8); break;
+    default:
+        for (int j = 0; j < lanes; j += 4) {
+            weighted_sum_simd(values + 8 * j, kv_width, table, job->block_size, scores, count, out + 8 * j,
+                              lanes - j >= 4 ? 4 : lanes - j);
+        }
+    }
+}
+#endif
+
+static void attention_task(void *context, int task, int thread) {
+    (void)thread;
+    const attention_job *job = context;
+    int token = task / job->heads;
+    int head = task % job->heads;
+    int kv_head = head / (job->heads / job->kv_heads);
+    int head_dim = job->head_dim;
+    int64_t kv_width = (int64_t)job->kv_heads * head_dim;
+    int64_t count = (int64_t)job->positions[token] + 1;
+    const int32_t *table = job->block_tables[token];
+    const float *q = job->q + ((int64_t)token * job->heads + head) * head_dim;
+    float *out = job->out + ((int64_t)token * job->heads + head) * head_dim;
+
+    if (score_capacity < count) {
+        free(score_buffer);
+        score_capacity = count < 1024 ? 1024 : count * 2;
+        score_buffer = malloc((size_t)score_capacity * sizeof(float));
+    }
+    float *scores = score_buffer;
+#ifdef SWELL_HAVE_X86
+    if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128) {
+        attend_simd(job, q, out, table, count, kv_head, scores);
+        return;
+    }
+#endif
+    for (int64_t p = 0; p < count; p++) {
+        const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        scores[p] = swell_dot_f32(q, k, head_dim) * job->scale;
+    }
+    swell_softmax(scores, count);
+    for (int i = 0; i < head_dim; i++) out[i] = 0;
+    for (int64_t p = 0; p < count; p++) {
+        const float *v = job->v_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        float w = scores[p];
+        for (int i = 0; i < head_dim; i++) out[i] += w * v[i];
+    }
+}
+
+void swell_attention(swell_pool *pool, const float *q, float *out, int tokens, int heads, int kv_heads,
+                     int head_dim, const float *k_cache, const float *v_cache,
+                     const int32_t *const *block_tables, int block_size, const int32_t *positions,
+                     float scale) {
+    attention_job job = {q, out, heads, kv_heads, head_dim, k_cache, v_cache, block_tables, block_size, positions, scale};
+    int tasks = tokens * heads;
+    if (pool) {
+        swell_pool_run(pool, attention_task, &job, tasks);
+    } else {
+        for (int i = 0; i < tasks; i++) attention_task(&job, i, 0);
+    }
+}

@@ -1,0 +1,66 @@
+/// Prompt-processing and generation throughput, measured like llama-bench: a prompt of `promptTokens`
+/// tokens in one batch from an empty cache, and `generationTokens` single-token steps from an
+/// empty cache, each repeated and summarised by the median.
+public struct EngineBenchmark {
+    public struct Result: Sendable {
+        public var threads: Int
+        public var promptTokensPerSecond: [Double]
+        public var generationTokensPerSecond: [Double]
+
+        public var medianPrompt: Double { Self.median(promptTokensPerSecond) }
+        public var medianGeneration: Double { Self.median(generationTokensPerSecond) }
+
+        static func median(_ values: [Double]) -> Double {
+            guard !values.isEmpty else { return 0 }
+            let sorted = values.sorted()
+            let middle = sorted.count / 2
+            return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        }
+    }
+
+    public let model: LlamaModel
+    public var promptTokens: Int
+    public var generationTokens: Int
+    public var repetitions: Int
+    /// Pin compute threads to CPUs (see `WorkerPool`).
+    public var pinned = true
+
+    public init(model: LlamaModel, promptTokens: Int = 512, generationTokens: Int = 128, repetitions: Int = 5) {
+        self.model = model
+        self.promptTokens = promptTokens
+        self.generationTokens = generationTokens
+        self.repetitions = repetitions
+    }
+
+    public func run(threads: Int) throws(ForwardError) -> Result {
+        let length = min(model.config.contextLength, max(promptTokens, generationTokens) + 1)
+        let context = InferenceContext(model: model, contextLength: length, threads: threads, pinned: pinned)
+        // Deterministic, vocabulary-spread token ids (content does not change the cost).
+        let vocabulary = model.config.vocabularySize
+        let prompt = (0..<promptTokens).map { Int32(($0 * 7919 + 13) % vocabulary) }
+        // One untimed warm-up pass pages the weights in and starts the workers.
+        _ = try context.forward(ForwardBatch(tokens: Array(prompt.prefix(8))))
+        context.release(sequence: 0)
+
+        var result = Result(threads: threads, promptTokensPerSecond: [], generationTokensPerSecond: [])
+        for _ in 0..<repetitions {
+            if promptTokens > 0 {
+                let start = MonotonicClock.now
+                _ = try context.forward(ForwardBatch(tokens: prompt))
+                result.promptTokensPerSecond.append(Double(promptTokens) / MonotonicClock.seconds(since: start))
+                context.release(sequence: 0)
+            }
+            if generationTokens > 0 {
+                var token: Int32 = prompt.first ?? 1
+                let start = MonotonicClock.now
+                for position in 0..<generationTokens {
+                    let logits = try context.forward(ForwardBatch(tokens: [token], startingAt: position))
+                    token = Int32(Sampler.argmax(logits.last))
+                }
+                result.generationTokensPerSecond.append(Double(generationTokens) / MonotonicClock.seconds(since: start))
+                context.release(sequence: 0)
+            }
+        }
+        return result
+    }
+}

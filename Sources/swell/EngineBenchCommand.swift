@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import SwellEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `swell engine bench` — prompt and generation throughput, llama-bench style.
+struct EngineBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing and generation speed (median tokens/s)."
+    )
+
+    @OptionGroup var modelOptions: EngineModelOptions
+
+    @Option(name: .shortAndLong, help: "Prompt tokens per prompt-processing run (0 skips).")
+    var p = 512
+
+    @Option(name: .shortAndLong, help: "Tokens per generation run (0 skips).")
+    var n = 128
+
+    @Option(name: .long, help: "Thread counts to measure, comma-separated.")
+    var threads = "1,2"
+
+    @Option(name: .long, help: "Runs per measurement; the median is reported.")
+    var repetitions = 5
+
+    func run() throws {
+        let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--threads takes positive integers, e.g. 1,2")
+        }
+        guard repetitions >= 1, p >= 0, n >= 0 else { throw ValidationError("counts must not be negative") }
+        let model = try modelOptions.load()
+        let fileName = modelOptions.model.split(separator: "/").last.map(String.init) ?? modelOptions.model
+        print("model \(fileName), kernels \(KernelSelection.description), \(repetitions) repetitions, median tokens/s")
+        print("threads  test      tokens/s   (min … max)")
+        var benchmark = EngineBenchmark(model: model, promptTokens: p, generationTokens: n, repetitions: repetitions)
+        benchmark.pinned = !modelOptions.noPin
+        for count in threadCounts {
+            let result = try benchmark.run(threads: count)
+            if p > 0 { report(count, "pp\(p)", result.medianPrompt, result.promptTokensPerSecond) }
+            if n > 0 { report(count, "tg\(n)", result.medianGeneration, result.generationTokensPerSecond) }
+        }
+    }
+
+    private func report(_ threads: Int, _ test: String, _ median: Double, _ samples: [Double]) {
+        let figures = String(format: "%9.1f   (%.1f … %.1f)", median, samples.min() ?? 0, samples.max() ?? 0)
+        print("\(EngineColumns.right(String(threads), 7))  \(EngineColumns.left(test, 7)) \(figures)")
+        fflush(nil)
+    }
+}

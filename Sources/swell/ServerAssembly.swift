@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SwellServer
+import SwellStore
+
+/// Everything one `swell server` process runs, built from its options.
+///
+/// The services share one `ServiceGroup`, so they start together and shut down together; the
+/// controllers, router and embedded agent join this list as they arrive.
+struct ServerAssembly {
+    struct Options: Sendable {
+        /// Holds `swell.db` (and its WAL and lock files).
+        var dataDirectory: String
+        var listen: ListenAddress
+        var maxBodySize: Int = 4 << 20
+    }
+
+    let store: SQLiteStore
+    let services: [any Service]
+
+    static func databasePath(dataDirectory: String) -> String {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("swell.db").path
+    }
+
+    /// Opens the store and wires the services.
+    ///
+    /// - Parameter onListening: called with the API server's URL once it accepts connections,
+    ///   with the real port when the options asked for port 0.
+    init(options: Options, logger: Logger, onListening: @escaping @Sendable (String) async -> Void) throws {
+        store = try SQLiteStore(path: Self.databasePath(dataDirectory: options.dataDirectory), logger: logger.child("store"))
+        let listen = options.listen
+        let apiServer = APIServer(
+            store: store,
+            configuration: .init(
+                host: listen.host,
+                port: listen.port,
+                maxBodySize: options.maxBodySize,
+                onServerRunning: { port in await onListening(listen.url(port: port)) }
+            ),
+            logger: logger.child("apiserver")
+        )
+        services = [apiServer]
+    }
+
+    /// Releases what outlives the services: the store file and its lock.
+    func close() throws {
+        try store.close()
+    }
+}
+
+extension Logger {
+    /// A logger for one component that keeps this one's level and metadata.
+    func child(_ component: String) -> Logger {
+        var logger = Logger(label: "swell.\(component)")
+        logger.logLevel = logLevel
+        for (key, value) in handler.metadata { logger[metadataKey: key] = value }
+        return logger
+    }
+}

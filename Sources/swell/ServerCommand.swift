@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `swell server` — the API server and its store in one process, until SIGTERM or SIGINT.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the Swell control plane (API server over an SQLite store).",
+        discussion: """
+            Prints "swell server listening on http://HOST:PORT" once it accepts connections \
+            (with the real port when --listen asks for port 0). SIGTERM or SIGINT shut it down \
+            gracefully: open watches end, in-flight requests finish, the store is closed.
+            """
+    )
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory for the store; the database is <data-dir>/swell.db.", valueName: "dir"))
+    var dataDirectory = "./.swell"
+
+    @Option(help: ArgumentHelp("Address to serve the API on (default: 127.0.0.1:7070); port 0 picks a free port.", valueName: "host:port"),
+            transform: ListenAddress.argument)
+    var listen = ListenAddress(host: "127.0.0.1", port: 7070)
+
+    @Option(name: .customLong("max-body-size"), help: ArgumentHelp("Largest request body the API accepts, in bytes.", valueName: "bytes"))
+    var maxBodySize = 4 << 20
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if maxBodySize < 1024 { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = {
+            var logger = Logger(label: "swell.server")
+            logger.logLevel = level
+            return logger
+        }()
+
+        let assembly = try ServerAssembly(
+            options: .init(dataDirectory: dataDirectory, listen: listen, maxBodySize: maxBodySize),
+            logger: logger,
+            onListening: { url in
+                // Tests and scripts wait for this exact line; write it unbuffered.
+                FileHandle.standardOutput.write(Data("swell server listening on \(url)\n".utf8))
+                logger.info("swell server listening", metadata: ["url": "\(url)"])
+            }
+        )
+        let group = ServiceGroup(configuration: .init(
+            services: assembly.services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            try? assembly.close()
+            throw error
+        }
+        try assembly.close()
+        logger.info("swell server stopped")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
