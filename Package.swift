@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
     ],
     targets: [
         // MARK: SwellAPI — resource types, quantities, defaulting, validation, YAML/JSON codec
@@ -108,6 +109,51 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: SwellControllers — InferenceService controller, scheduler, garbage collector
+        .target(
+            name: "SwellControllers",
+            dependencies: [
+                "SwellAPI",
+                "SwellClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwellControllersTests",
+            dependencies: [
+                "SwellControllers",
+                "SwellServer",
+                "SwellStore",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: SwellAgent — node registration, replica runtime, probes, process stats
+        .target(
+            name: "SwellAgent",
+            dependencies: [
+                "SwellAPI",
+                "SwellClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwellAgentTests",
+            dependencies: [
+                "SwellAgent",
+                "SwellServer",
+                "SwellStore",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: CSwellKernels — SIMD kernels with scalar fallback
         .target(
             name: "CSwellKernels",
@@ -116,11 +162,15 @@ let package = Package(
             ]
         ),
 
-        // MARK: SwellEngine — GGUF, tokenizer, Llama forward pass, sampling
+        // MARK: SwellEngine — GGUF, tokenizer, Llama forward pass, sampling, paged KV cache, serving, OpenAI API
         .target(
             name: "SwellEngine",
             dependencies: [
                 "CSwellKernels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -128,6 +178,8 @@ let package = Package(
             name: "SwellEngineTests",
             dependencies: [
                 "SwellEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -137,6 +189,8 @@ let package = Package(
             name: "swell",
             dependencies: [
                 "SwellServer",
+                "SwellControllers",
+                "SwellAgent",
                 "SwellEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

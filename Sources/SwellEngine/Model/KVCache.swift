@@ -15,6 +15,20 @@ public protocol KVCache: AnyObject {
     func release(sequence: Int)
     func keys(layer: Int) -> UnsafeMutablePointer<Float>
     func values(layer: Int) -> UnsafeMutablePointer<Float>
+
+    var totalBlockCount: Int { get }
+    /// Blocks that can be handed out now: free ones plus cached ones no sequence references.
+    var availableBlockCount: Int { get }
+    /// Points a new `sequence` at the longest chain of cached full blocks that begins `tokens`,
+    /// always leaving at least the last token to compute, and returns how many tokens it covers
+    /// (a multiple of `blockSize`; 0 without prefix caching). Counts the lookup in the statistics.
+    func attachCachedPrefix(sequence: Int, tokens: [Int32]) -> Int
+    /// Publishes the full blocks of `sequence` whose rows now hold `tokens` (positions
+    /// 0..<tokens.count), so later sequences can share them.
+    func commit(sequence: Int, tokens: [Int32])
+    /// Prompt tokens looked up by `attachCachedPrefix`, and how many were found.
+    var prefixQueriedTokens: Int { get }
+    var prefixHitTokens: Int { get }
 }
 
 public enum KVCacheError: Error, Equatable, CustomStringConvertible {
@@ -59,6 +73,12 @@ public final class BlockKVCache: KVCache {
     }
 
     public var freeBlockCount: Int { freeBlocks.count }
+    public var totalBlockCount: Int { blockCount }
+    public var availableBlockCount: Int { freeBlocks.count }
+    public func attachCachedPrefix(sequence: Int, tokens: [Int32]) -> Int { 0 }
+    public func commit(sequence: Int, tokens: [Int32]) {}
+    public var prefixQueriedTokens: Int { 0 }
+    public var prefixHitTokens: Int { 0 }
 
     public func reserve(sequence: Int, length: Int) throws(KVCacheError) -> [Int32] {
         var table = tables[sequence] ?? []

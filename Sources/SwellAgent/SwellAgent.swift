@@ -1,0 +1,2 @@
+// The node agent lives here.
+enum SwellAgent {}

@@ -1,0 +1,2 @@
+// The InferenceService controller, scheduler and garbage collector live here.
+enum SwellControllers {}
