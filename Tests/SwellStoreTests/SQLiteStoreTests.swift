@@ -75,7 +75,7 @@ struct SQLiteStoreTests {
                 _ = try SQLiteStore(path: path)
             }
             try first.close()
-            let second = try SQLiteStore(path: path)
+            let second = try await openOnceUnlocked(path: path)
             #expect(try await second.currentRevision() == 1)
             try second.close()
         }
@@ -206,6 +206,23 @@ func waitUntil(_ what: String, limit: Duration = .seconds(30), _ condition: @esc
     try await withTimeout(what, limit) {
         while !condition() {
             try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+/// Opens a store whose previous holder has just closed it.
+///
+/// Other tests in this process spawn child processes; a child forked at the moment the first
+/// store's lock descriptor was open shares that descriptor (and its flock) until it execs, which
+/// closes it (O_CLOEXEC). So the lock can outlive `close()` by that short window.
+private func openOnceUnlocked(path: String) async throws -> SQLiteStore {
+    var attempts = 0
+    while true {
+        do {
+            return try SQLiteStore(path: path)
+        } catch SQLiteStoreError.locked where attempts < 50 {
+            attempts += 1
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }
