@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -191,8 +192,9 @@ typedef struct {
     int heads;
     int kv_heads;
     int head_dim;
-    const float *k_cache;
-    const float *v_cache;
+    const void *k_cache;
+    const void *v_cache;
+    int kv_f16;
     const int32_t *const *block_tables;
     int block_size;
     const int32_t *positions;
@@ -201,6 +203,11 @@ typedef struct {
 
 static inline int64_t cache_row(const int32_t *table, int block_size, int32_t position) {
     return (int64_t)table[position / block_size] * block_size + position % block_size;
+}
+
+/// Element `index` of a K/V pool stored as F32 or F16.
+static inline float kv_element(const void *pool, int f16, int64_t index) {
+    return f16 ? swell_fp16_to_fp32(((const uint16_t *)pool)[index]) : ((const float *)pool)[index];
 }
 
 static _Thread_local float *score_buffer = NULL;
@@ -213,26 +220,35 @@ void swell_release_thread_scratch(void) {
 }
 
 #ifdef SWELL_HAVE_X86
+/// Eight K/V elements starting at `index`, widened to F32 when the pool is F16. With `f16` a
+/// constant at every call site the branch disappears.
+SWELL_SIMD static __attribute__((always_inline)) inline __m256 load_kv8(const void *pool, int64_t index, const int f16) {
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)pool + index)));
+    return _mm256_loadu_ps((const float *)pool + index);
+}
+
 /// out = Σ_p w[p] · V[p] for LANES × 8 floats per row; with LANES a constant the sums stay in
 /// registers instead of going through memory on every position.
 SWELL_SIMD static __attribute__((always_inline)) inline void weighted_sum_simd(
-    const float *values, int64_t kv_width, const int32_t *table, int block_size, const float *weights,
-    int64_t count, float *out, const int LANES) {
+    const void *values, int64_t offset, int64_t kv_width, const int32_t *table, int block_size, const float *weights,
+    int64_t count, float *out, const int LANES, const int f16) {
     __m256 sum[8];
     for (int j = 0; j < LANES; j++) sum[j] = _mm256_setzero_ps();
     for (int64_t p = 0; p < count; p++) {
-        const float *v = values + cache_row(table, block_size, (int32_t)p) * kv_width;
+        int64_t row = cache_row(table, block_size, (int32_t)p) * kv_width + offset;
         __m256 w = _mm256_set1_ps(weights[p]);
-        for (int j = 0; j < LANES; j++) sum[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), sum[j]);
+        for (int j = 0; j < LANES; j++) sum[j] = _mm256_fmadd_ps(w, load_kv8(values, row + 8 * j, f16), sum[j]);
     }
     for (int j = 0; j < LANES; j++) _mm256_storeu_ps(out + 8 * j, sum[j]);
 }
 
 /// out = Σ_p w[p] · V[p] and scores = q·K[p], with the head vector in registers (head_dim ≤ 128).
-SWELL_SIMD static void attend_simd(const attention_job *job, const float *q, float *out, const int32_t *table,
-                                   int64_t count, int kv_head, float *scores) {
+SWELL_SIMD static __attribute__((always_inline)) inline void attend_simd(
+    const attention_job *job, const float *q, float *out, const int32_t *table, int64_t count, int kv_head,
+    float *scores, const int f16) {
     int head_dim = job->head_dim;
     int64_t kv_width = (int64_t)job->kv_heads * head_dim;
+    int64_t head_offset = (int64_t)kv_head * head_dim;
     int lanes = head_dim / 8;
     __m256 qv[16];
     for (int j = 0; j < lanes; j++) qv[j] = _mm256_loadu_ps(q + 8 * j);
@@ -243,9 +259,9 @@ SWELL_SIMD static void attend_simd(const attention_job *job, const float *q, flo
     for (; p + 8 <= count; p += 8) {
         __m256 partial[8];
         for (int i = 0; i < 8; i++) {
-            const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)(p + i)) * kv_width + (int64_t)kv_head * head_dim;
+            int64_t k = cache_row(table, job->block_size, (int32_t)(p + i)) * kv_width + head_offset;
             __m256 acc = _mm256_setzero_ps();
-            for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(k + 8 * j), acc);
+            for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
             partial[i] = acc;
         }
         __m256 h01 = _mm256_hadd_ps(partial[0], partial[1]);
@@ -258,23 +274,32 @@ SWELL_SIMD static void attend_simd(const attention_job *job, const float *q, flo
         _mm256_storeu_ps(scores + p, _mm256_mul_ps(sums, scale));
     }
     for (; p < count; p++) {
-        const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        int64_t k = cache_row(table, job->block_size, (int32_t)p) * kv_width + head_offset;
         __m256 acc = _mm256_setzero_ps();
-        for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(k + 8 * j), acc);
+        for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
         scores[p] = hsum(acc) * job->scale;
     }
     softmax_simd(scores, count);
-    const float *values = job->v_cache + (int64_t)kv_head * head_dim;
     switch (lanes) {
-    case 2: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 2); break;
-    case 4: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 4); break;
-    case 8: weighted_sum_simd(values, kv_width, table, job->block_size, scores, count, out, 8); break;
+    case 2: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 2, f16); break;
+    case 4: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 4, f16); break;
+    case 8: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 8, f16); break;
     default:
         for (int j = 0; j < lanes; j += 4) {
-            weighted_sum_simd(values + 8 * j, kv_width, table, job->block_size, scores, count, out + 8 * j,
-                              lanes - j >= 4 ? 4 : lanes - j);
+            weighted_sum_simd(job->v_cache, head_offset + 8 * j, kv_width, table, job->block_size, scores, count,
+                              out + 8 * j, lanes - j >= 4 ? 4 : lanes - j, f16);
         }
     }
+}
+
+SWELL_SIMD static void attend_simd_f32(const attention_job *job, const float *q, float *out, const int32_t *table,
+                                       int64_t count, int kv_head, float *scores) {
+    attend_simd(job, q, out, table, count, kv_head, scores, 0);
+}
+
+SWELL_SIMD static void attend_simd_f16(const attention_job *job, const float *q, float *out, const int32_t *table,
+                                       int64_t count, int kv_head, float *scores) {
+    attend_simd(job, q, out, table, count, kv_head, scores, 1);
 }
 #endif
 
@@ -299,20 +324,41 @@ static void attention_task(void *context, int task, int thread) {
     float *scores = score_buffer;
 #ifdef SWELL_HAVE_X86
     if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128) {
-        attend_simd(job, q, out, table, count, kv_head, scores);
+        if (job->kv_f16) {
+            attend_simd_f16(job, q, out, table, count, kv_head, scores);
+        } else {
+            attend_simd_f32(job, q, out, table, count, kv_head, scores);
+        }
         return;
     }
 #endif
+    int f16 = job->kv_f16;
     for (int64_t p = 0; p < count; p++) {
-        const float *k = job->k_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
-        scores[p] = swell_dot_f32(q, k, head_dim) * job->scale;
+        int64_t k = cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        float dot = 0;
+        for (int i = 0; i < head_dim; i++) dot += q[i] * kv_element(job->k_cache, f16, k + i);
+        scores[p] = dot * job->scale;
     }
     swell_softmax(scores, count);
     for (int i = 0; i < head_dim; i++) out[i] = 0;
     for (int64_t p = 0; p < count; p++) {
-        const float *v = job->v_cache + cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        int64_t v = cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
         float w = scores[p];
-        for (int i = 0; i < head_dim; i++) out[i] += w * v[i];
+        for (int i = 0; i < head_dim; i++) out[i] += w * kv_element(job->v_cache, f16, v + i);
+    }
+}
+
+void swell_attention_kv(swell_pool *pool, const float *q, float *out, int tokens, int heads, int kv_heads,
+                        int head_dim, const void *k_cache, const void *v_cache, int kv_f16,
+                        const int32_t *const *block_tables, int block_size, const int32_t *positions,
+                        float scale) {
+    attention_job job = {q, out, heads, kv_heads, head_dim, k_cache, v_cache, kv_f16, block_tables, block_size,
+                         positions, scale};
+    int tasks = tokens * heads;
+    if (pool) {
+        swell_pool_run(pool, attention_task, &job, tasks);
+    } else {
+        for (int i = 0; i < tasks; i++) attention_task(&job, i, 0);
     }
 }
 
@@ -320,11 +366,34 @@ void swell_attention(swell_pool *pool, const float *q, float *out, int tokens, i
                      int head_dim, const float *k_cache, const float *v_cache,
                      const int32_t *const *block_tables, int block_size, const int32_t *positions,
                      float scale) {
-    attention_job job = {q, out, heads, kv_heads, head_dim, k_cache, v_cache, block_tables, block_size, positions, scale};
-    int tasks = tokens * heads;
-    if (pool) {
-        swell_pool_run(pool, attention_task, &job, tasks);
-    } else {
-        for (int i = 0; i < tasks; i++) attention_task(&job, i, 0);
+    swell_attention_kv(pool, q, out, tokens, heads, kv_heads, head_dim, k_cache, v_cache, 0, block_tables,
+                       block_size, positions, scale);
+}
+
+// MARK: - K/V rows
+
+#ifdef SWELL_HAVE_X86
+SWELL_SIMD static void store_f16_simd(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)(dst + i), h);
     }
+    for (; i < n; i++) dst[i] = swell_fp32_to_fp16(src[i]);
+}
+#endif
+
+void swell_store_kv_row(void *dst, const float *src, int64_t n, int kv_f16) {
+    if (!kv_f16) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+#ifdef SWELL_HAVE_X86
+    if (swell_use_simd) {
+        store_f16_simd(dst, src, n);
+        return;
+    }
+#endif
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < n; i++) h[i] = swell_fp32_to_fp16(src[i]);
 }

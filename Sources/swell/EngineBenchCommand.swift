@@ -27,6 +27,9 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Runs per measurement; the median is reported.")
     var repetitions = 5
 
+    @Option(name: .long, help: "KV cache element type: f32 or f16.")
+    var kvCacheType = KVCacheStorage.f32
+
     func run() throws {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else {
@@ -35,10 +38,11 @@ struct EngineBenchCommand: ParsableCommand {
         guard repetitions >= 1, p >= 0, n >= 0 else { throw ValidationError("counts must not be negative") }
         let model = try modelOptions.load()
         let fileName = modelOptions.model.split(separator: "/").last.map(String.init) ?? modelOptions.model
-        print("model \(fileName), kernels \(KernelSelection.description), \(repetitions) repetitions, median tokens/s")
+        print("model \(fileName), kernels \(KernelSelection.description), KV cache \(kvCacheType.rawValue), \(repetitions) repetitions, median tokens/s")
         print("threads  test      tokens/s   (min … max)")
         var benchmark = EngineBenchmark(model: model, promptTokens: p, generationTokens: n, repetitions: repetitions)
         benchmark.pinned = !modelOptions.noPin
+        benchmark.kvCacheStorage = kvCacheType
         for count in threadCounts {
             let result = try benchmark.run(threads: count)
             if p > 0 { report(count, "pp\(p)", result.medianPrompt, result.promptTokensPerSecond) }

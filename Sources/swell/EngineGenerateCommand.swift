@@ -48,6 +48,9 @@ struct EngineGenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Compute threads (default: all CPUs).")
     var threads: Int?
 
+    @Option(name: .long, help: "KV cache element type: f32 or f16.")
+    var kvCacheType = KVCacheStorage.f16
+
     @Option(name: .long, help: "Context length (default: the model's, capped at 4096).")
     var contextLength: Int?
 
@@ -70,7 +73,7 @@ struct EngineGenerateCommand: ParsableCommand {
         guard promptTokens.count < length else {
             throw EngineCommandError("prompt has \(promptTokens.count) tokens; the context holds \(length)")
         }
-        let context = InferenceContext(model: model, contextLength: length, threads: threads ?? WorkerPool.availableCPUs,
+        let context = InferenceContext(model: model, contextLength: length, storage: kvCacheType, threads: threads ?? WorkerPool.availableCPUs,
                                        pinned: !modelOptions.noPin)
         let options = GenerationOptions(
             maxTokens: min(n, length - promptTokens.count),

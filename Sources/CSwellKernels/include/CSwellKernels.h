@@ -130,6 +130,16 @@ void swell_attention(swell_pool *pool, const float *q, float *out, int tokens, i
                      const int32_t *const *block_tables, int block_size, const int32_t *positions,
                      float scale);
 
+/// `swell_attention` over K/V pools stored as F32 (kv_f16 = 0) or F16 (kv_f16 = 1); F16 halves
+/// the cache's memory and bandwidth, and rows are widened to F32 as they are read.
+void swell_attention_kv(swell_pool *pool, const float *q, float *out, int tokens, int heads, int kv_heads,
+                        int head_dim, const void *k_cache, const void *v_cache, int kv_f16,
+                        const int32_t *const *block_tables, int block_size, const int32_t *positions,
+                        float scale);
+
+/// Writes one K or V row of n floats into a pool row, converting to F16 when kv_f16 is 1.
+void swell_store_kv_row(void *dst, const float *src, int64_t n, int kv_f16);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,7 @@ public struct EngineBenchmark {
     public var repetitions: Int
     /// Pin compute threads to CPUs (see `WorkerPool`).
     public var pinned = true
+    public var kvCacheStorage = KVCacheStorage.f32
 
     public init(model: LlamaModel, promptTokens: Int = 512, generationTokens: Int = 128, repetitions: Int = 5) {
         self.model = model
@@ -34,7 +35,8 @@ public struct EngineBenchmark {
 
     public func run(threads: Int) throws(ForwardError) -> Result {
         let length = min(model.config.contextLength, max(promptTokens, generationTokens) + 1)
-        let context = InferenceContext(model: model, contextLength: length, threads: threads, pinned: pinned)
+        let context = InferenceContext(model: model, contextLength: length, storage: kvCacheStorage, threads: threads,
+                                       pinned: pinned)
         // Deterministic, vocabulary-spread token ids (content does not change the cost).
         let vocabulary = model.config.vocabularySize
         let prompt = (0..<promptTokens).map { Int32(($0 * 7919 + 13) % vocabulary) }

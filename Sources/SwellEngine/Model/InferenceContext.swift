@@ -15,11 +15,13 @@ public final class InferenceContext {
         scratch = Scratch(config: model.config, tokens: 1, logitRows: 1)
     }
 
-    /// A context with a private block cache for up to `contextLength` tokens (default: the model's).
-    public convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int = WorkerPool.availableCPUs,
-                            pinned: Bool = true) {
+    /// A context with a private cache for up to `contextLength` tokens (default: the model's),
+    /// F32 and without prefix sharing: one sequence's exact forward pass.
+    public convenience init(model: LlamaModel, contextLength: Int? = nil, storage: KVCacheStorage = .f32,
+                            threads: Int = WorkerPool.availableCPUs, pinned: Bool = true) {
         let length = min(contextLength ?? model.config.contextLength, model.config.contextLength)
-        self.init(model: model, cache: BlockKVCache(config: model.config, tokens: length), threads: threads, pinned: pinned)
+        let cache = PagedKVCache(config: model.config, tokens: length, storage: storage, prefixCaching: false)
+        self.init(model: model, cache: cache, threads: threads, pinned: pinned)
     }
 
     /// Runs one step: writes K/V of every token into the cache and returns logits for the tokens
@@ -65,6 +67,8 @@ public final class InferenceContext {
         let kvWidth = config.kvWidth
         let ffn = config.feedForwardLength
         let pool = self.pool.handle
+        let kvF16: Int32 = cache.storage == .f16 ? 1 : 0
+        let rowBytes = kvWidth * (cache.storage == .f16 ? 2 : 4)
 
         for i in 0..<n {
             model.tokenEmbedding.dequantizeRow(Int(batch.tokens[i]), into: s.x + i * d)
@@ -93,14 +97,15 @@ public final class InferenceContext {
                     let keys = cache.keys(layer: layerIndex)
                     let values = cache.values(layer: layerIndex)
                     for i in 0..<n {
-                        (keys + cacheRows[i] * kvWidth).update(from: s.k + i * kvWidth, count: kvWidth)
-                        (values + cacheRows[i] * kvWidth).update(from: s.v + i * kvWidth, count: kvWidth)
+                        let offset = cacheRows[i] * rowBytes
+                        swell_store_kv_row(keys + offset, s.k + i * kvWidth, Int64(kvWidth), kvF16)
+                        swell_store_kv_row(values + offset, s.v + i * kvWidth, Int64(kvWidth), kvF16)
                     }
                     tablePointers.withUnsafeBufferPointer { tablePointers in
-                        swell_attention(pool, s.q, s.attention, Int32(n), Int32(config.headCount), Int32(config.kvHeadCount),
-                                        Int32(config.headDimension), keys, values, tablePointers.baseAddress,
-                                        Int32(blockSize), positions.baseAddress,
-                                        1 / Float(config.headDimension).squareRoot())
+                        swell_attention_kv(pool, s.q, s.attention, Int32(n), Int32(config.headCount),
+                                           Int32(config.kvHeadCount), Int32(config.headDimension), keys, values, kvF16,
+                                           tablePointers.baseAddress, Int32(blockSize), positions.baseAddress,
+                                           1 / Float(config.headDimension).squareRoot())
                     }
                     let attended = Activations(floats: s.attention, quantized: s.quantized, tokens: n, width: d)
                     attended.quantizeIfNeeded(for: [layer.attentionOutput])

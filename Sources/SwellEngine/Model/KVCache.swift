@@ -1,20 +1,22 @@
 /// Storage for attention keys and values, organised in blocks of `blockSize` token rows.
 ///
-/// Each layer has one pool of K rows and one of V rows (`kvWidth` floats each). A sequence owns a
-/// list of blocks — its block table — and position p of the sequence lives in row
-/// `table[p / blockSize] * blockSize + p % blockSize` of the pools. A forward step carries one
-/// block table per sequence, so tokens of several sequences can share a step, and a later cache
-/// can share prefix blocks between sequences just by pointing tables at the same blocks.
+/// Each layer has one pool of K rows and one of V rows (`kvWidth` elements each, F32 or F16). A
+/// sequence owns a list of blocks — its block table — and position p of the sequence lives in
+/// row `table[p / blockSize] * blockSize + p % blockSize` of the pools. A forward step carries
+/// one block table per sequence, so tokens of several sequences can share a step, and sequences
+/// share a cached prompt prefix just by pointing their tables at the same blocks.
 public protocol KVCache: AnyObject {
     var layerCount: Int { get }
     var kvWidth: Int { get }
     var blockSize: Int { get }
+    var storage: KVCacheStorage { get }
     /// Makes positions 0..<length of `sequence` addressable and returns its block table.
     func reserve(sequence: Int, length: Int) throws(KVCacheError) -> [Int32]
-    /// Frees the blocks of a finished sequence.
+    /// Drops a finished sequence's references to its blocks.
     func release(sequence: Int)
-    func keys(layer: Int) -> UnsafeMutablePointer<Float>
-    func values(layer: Int) -> UnsafeMutablePointer<Float>
+    /// The K and V pools of a layer, in `storage` elements.
+    func keys(layer: Int) -> UnsafeMutableRawPointer
+    func values(layer: Int) -> UnsafeMutableRawPointer
 
     var totalBlockCount: Int { get }
     /// Blocks that can be handed out now: free ones plus cached ones no sequence references.
@@ -31,6 +33,13 @@ public protocol KVCache: AnyObject {
     var prefixHitTokens: Int { get }
 }
 
+extension KVCache {
+    /// Blocks referenced by at least one sequence, over all blocks (`kv_cache_usage_ratio`).
+    public var usageRatio: Double {
+        totalBlockCount == 0 ? 0 : Double(totalBlockCount - availableBlockCount) / Double(totalBlockCount)
+    }
+}
+
 public enum KVCacheError: Error, Equatable, CustomStringConvertible {
     case outOfBlocks(sequence: Int, needed: Int, free: Int)
 
@@ -40,64 +49,4 @@ public enum KVCacheError: Error, Equatable, CustomStringConvertible {
             "KV cache full: sequence \(sequence) needs \(needed) more blocks, \(free) free"
         }
     }
-}
-
-/// A block-allocated KV cache without prefix sharing: each sequence gets private blocks from a
-/// free list as it grows.
-public final class BlockKVCache: KVCache {
-    public let layerCount: Int
-    public let kvWidth: Int
-    public let blockSize: Int
-    public let blockCount: Int
-    private let keyStorage: UnsafeMutablePointer<Float>
-    private let valueStorage: UnsafeMutablePointer<Float>
-    private var freeBlocks: [Int32]
-    private var tables: [Int: [Int32]] = [:]
-
-    public init(config: LlamaConfig, tokens: Int, blockSize: Int = 16) {
-        layerCount = config.layerCount
-        kvWidth = config.kvWidth
-        self.blockSize = blockSize
-        blockCount = max(1, (tokens + blockSize - 1) / blockSize)
-        let floats = layerCount * blockCount * blockSize * kvWidth
-        keyStorage = .allocate(capacity: floats)
-        valueStorage = .allocate(capacity: floats)
-        keyStorage.initialize(repeating: 0, count: floats)
-        valueStorage.initialize(repeating: 0, count: floats)
-        freeBlocks = (0..<Int32(blockCount)).reversed()
-    }
-
-    deinit {
-        keyStorage.deallocate()
-        valueStorage.deallocate()
-    }
-
-    public var freeBlockCount: Int { freeBlocks.count }
-    public var totalBlockCount: Int { blockCount }
-    public var availableBlockCount: Int { freeBlocks.count }
-    public func attachCachedPrefix(sequence: Int, tokens: [Int32]) -> Int { 0 }
-    public func commit(sequence: Int, tokens: [Int32]) {}
-    public var prefixQueriedTokens: Int { 0 }
-    public var prefixHitTokens: Int { 0 }
-
-    public func reserve(sequence: Int, length: Int) throws(KVCacheError) -> [Int32] {
-        var table = tables[sequence] ?? []
-        let needed = (length + blockSize - 1) / blockSize - table.count
-        if needed > 0 {
-            guard needed <= freeBlocks.count else {
-                throw .outOfBlocks(sequence: sequence, needed: needed, free: freeBlocks.count)
-            }
-            for _ in 0..<needed { table.append(freeBlocks.removeLast()) }
-            tables[sequence] = table
-        }
-        return table
-    }
-
-    public func release(sequence: Int) {
-        if let table = tables.removeValue(forKey: sequence) { freeBlocks.append(contentsOf: table) }
-    }
-
-    private var layerStride: Int { blockCount * blockSize * kvWidth }
-    public func keys(layer: Int) -> UnsafeMutablePointer<Float> { keyStorage + layer * layerStride }
-    public func values(layer: Int) -> UnsafeMutablePointer<Float> { valueStorage + layer * layerStride }
 }
