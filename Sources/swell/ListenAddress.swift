@@ -54,6 +54,15 @@ struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         return "http://\(shownHost):\(port)"
     }
 
+    /// A URL this process can reach itself on: a wildcard host becomes loopback.
+    func clientURL(port: Int) -> String {
+        switch host {
+        case "0.0.0.0": "http://127.0.0.1:\(port)"
+        case "::": "http://[::1]:\(port)"
+        default: url(port: port)
+        }
+    }
+
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 

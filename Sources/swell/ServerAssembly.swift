@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SwellClient
+import SwellControllers
 import SwellServer
 import SwellStore
 
@@ -14,10 +16,14 @@ struct ServerAssembly {
         var dataDirectory: String
         var listen: ListenAddress
         var maxBodySize: Int = 4 << 20
+        var runControllers = true
     }
 
     let store: SQLiteStore
     let services: [any Service]
+    /// The API server's own URL once it listens; in-process clients (controllers, the embedded
+    /// agent) wait for it, since with port 0 it is known only then.
+    let apiURL = LateValue<String>()
 
     static func databasePath(dataDirectory: String) -> String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("swell.db").path
@@ -30,17 +36,25 @@ struct ServerAssembly {
     init(options: Options, logger: Logger, onListening: @escaping @Sendable (String) async -> Void) throws {
         store = try SQLiteStore(path: Self.databasePath(dataDirectory: options.dataDirectory), logger: logger.child("store"))
         let listen = options.listen
+        let apiURL = self.apiURL
         let apiServer = APIServer(
             store: store,
             configuration: .init(
                 host: listen.host,
                 port: listen.port,
                 maxBodySize: options.maxBodySize,
-                onServerRunning: { port in await onListening(listen.url(port: port)) }
+                onServerRunning: { port in
+                    apiURL.set(listen.clientURL(port: port))
+                    await onListening(listen.url(port: port))
+                }
             ),
             logger: logger.child("apiserver")
         )
-        services = [apiServer]
+        var services: [any Service] = [apiServer]
+        if options.runControllers {
+            services.append(ControllerManager(apiURL: apiURL, logger: logger.child("controllers")))
+        }
+        self.services = services
     }
 
     /// Releases what outlives the services: the store file and its lock.

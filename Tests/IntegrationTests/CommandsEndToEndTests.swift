@@ -51,15 +51,25 @@ import Testing
 
     @Test func getListsAsATableWithKubectlColumns() async throws {
         try await Self.withObjects { server in
-            let result = try await server.swellctl("get", "isvc")
+            // The controllers create the replicas (and report them in status) right after apply.
+            var result = try await server.swellctl("get", "isvc")
+            let deadline = ContinuousClock.now + .seconds(60)
+            func reported(_ output: String) -> Bool {
+                let rows = Self.table(output)
+                return rows.first { $0.first == "chat" }?[2] == "2" && rows.first { $0.first == "batch" }?[2] == "1"
+            }
+            while !reported(result.stdout), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                result = try await server.swellctl("get", "isvc")
+            }
             #expect(result.succeeded, "\(result)")
             let rows = Self.table(result.stdout)
             #expect(rows.first == ["NAME", "READY", "REPLICAS", "MIN", "MAX", "AGE"])
             #expect(rows.dropFirst().map { $0[0] } == ["batch", "chat"])
             let chat = try #require(rows.first { $0.first == "chat" })
-            #expect(Array(chat[1...4]) == ["0/2", "0", "-", "-"])
+            #expect(Array(chat[1...4]) == ["0/2", "2", "-", "-"])
             let batch = try #require(rows.first { $0.first == "batch" })
-            #expect(Array(batch[1...4]) == ["0/1", "0", "1", "5"])
+            #expect(Array(batch[1...4]) == ["0/1", "1", "1", "5"])
 
             let wide = Self.table(try await server.swellctl("get", "inferenceservices", "-o", "wide").stdout)
             #expect(wide.first == ["NAME", "READY", "REPLICAS", "MIN", "MAX", "AGE", "MODEL", "ENDPOINT", "PRIORITY"])

@@ -1,2 +1,0 @@
-// The InferenceService controller, scheduler and garbage collector live here.
-enum SwellControllers {}
