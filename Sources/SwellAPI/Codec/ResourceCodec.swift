@@ -54,9 +54,13 @@ public enum ResourceCodec {
         return try encoder.encode(value)
     }
 
-    /// YAML in declaration order (apiVersion, kind, metadata, spec, status).
+    /// YAML with keys sorted at every level, as `kubectl get -o yaml` prints it: stable output
+    /// (labels and other maps would otherwise come out in hash order) that still begins with
+    /// apiVersion, kind, metadata, spec, status.
     public static func yaml(_ value: some Encodable) throws -> String {
-        try YAMLEncoder().encode(value)
+        let encoder = YAMLEncoder()
+        encoder.options.sortKeys = true
+        return try encoder.encode(value)
     }
 
     /// Keys the input has (with a non-null value) that the typed object did not keep are unknown.
