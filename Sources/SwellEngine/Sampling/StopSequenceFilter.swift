@@ -1,5 +1,5 @@
 /// Holds back text that might be the start of a stop sequence until it is clear either way.
-struct StopSequenceFilter {
+struct StopSequenceFilter: Sendable {
     private let stops: [[UInt8]]
     private var pending: [UInt8] = []
 

@@ -28,10 +28,14 @@ public struct ServingRequest: Sendable {
     }
 }
 
-/// What a submitted request produces, in order: zero or more `.output`, then exactly one `.finished`.
+/// What a submitted request produces, in order: zero or more `.output`, then exactly one
+/// `.finished` — or a lone `.rejected`.
 public enum ServingEvent: Sendable {
     case output(ServingOutput)
     case finished(ServingCompletion)
+    /// The request was queued, then shed to make room for a `critical` one (→ 429 with
+    /// Retry-After); no other event follows.
+    case rejected(AdmissionError)
 }
 
 /// Newly generated tokens and the text that became final with them. Text never splits a UTF-8
@@ -200,6 +204,8 @@ public struct ServingStatistics: Sendable {
     public var computedPromptTokens: Int = 0
     public var generatedTokens: Int = 0
     public var preemptions: Int = 0
+    /// Requests ended, by reason.
+    public var finished: [ServingFinishReason: Int] = [:]
     public var draining: Bool = false
     /// True when draining and nothing is running or waiting.
     public var drained: Bool = false

@@ -1,6 +1,6 @@
 /// Turns a stream of token ids into text pieces without ever splitting a UTF-8 character: bytes
 /// of an incomplete character are held back until the token that completes it arrives.
-public struct StreamingDetokenizer {
+public struct StreamingDetokenizer: Sendable {
     public let tokenizer: Tokenizer
     public var renderSpecial: Bool
     private var pending: [UInt8] = []

@@ -1,0 +1,187 @@
+import Testing
+@testable import SwellEngine
+
+/// A block pool of fixed size without prefix sharing: the scheduler's view of a cache.
+final class FakeBudget: BlockBudget {
+    let blockSize: Int
+    private(set) var free: Int
+    private(set) var held: [Int: Int] = [:]
+    var cachedPrefix: [Int: Int] = [:]
+
+    init(blocks: Int, blockSize: Int = 4) {
+        free = blocks
+        self.blockSize = blockSize
+    }
+
+    var availableBlockCount: Int { free }
+
+    func blocksNeeded(sequence: Int, length: Int) -> Int {
+        max(0, (length + blockSize - 1) / blockSize - (held[sequence] ?? 0))
+    }
+
+    func attachCachedPrefix(sequence: Int, tokens: Int) -> Int {
+        let cached = cachedPrefix[sequence] ?? 0
+        let blocks = cached / blockSize
+        free -= blocks
+        held[sequence] = blocks
+        return cached
+    }
+
+    func reserve(sequence: Int, length: Int) -> Bool {
+        let needed = blocksNeeded(sequence: sequence, length: length)
+        guard needed <= free else { return false }
+        free -= needed
+        held[sequence, default: 0] += needed
+        return true
+    }
+
+    func release(sequence: Int) {
+        free += held.removeValue(forKey: sequence) ?? 0
+    }
+}
+
+@Suite("Batch scheduler")
+struct SchedulerTests {
+    static func scheduler(maxBatchTokens: Int = 16, maxRunning: Int = 8, aging: Double = 10,
+                          queueLimits: [RequestPriority: Int] = [:]) -> BatchScheduler {
+        BatchScheduler(limits: .init(maxBatchTokens: maxBatchTokens, maxRunning: maxRunning, queueLimits: queueLimits,
+                                     agingSeconds: aging, contextLength: 256, cacheTokens: 256))
+    }
+
+    @Test("decodes go first, then prefill chunks fill the token budget")
+    func chunkedPrefill() {
+        var scheduler = Self.scheduler(maxBatchTokens: 16)
+        let budget = FakeBudget(blocks: 64)
+        _ = scheduler.admit(id: 1, priority: .standard, promptTokens: 4, maxTokens: 8, now: 0)
+        var step = scheduler.plan(now: 0, cache: budget)
+        #expect(step.work == [.init(id: 1, start: 0, count: 4, wantsLogits: true)])
+        scheduler.computed(1, count: 4)
+        scheduler.appended(1)
+        // A long prompt arrives: sequence 1 decodes one token, the prompt gets the other 15.
+        _ = scheduler.admit(id: 2, priority: .standard, promptTokens: 40, maxTokens: 8, now: 1)
+        step = scheduler.plan(now: 1, cache: budget)
+        #expect(step.work == [.init(id: 1, start: 4, count: 1, wantsLogits: true),
+                              .init(id: 2, start: 0, count: 15, wantsLogits: false)])
+        scheduler.computed(1, count: 1)
+        scheduler.appended(1)
+        scheduler.computed(2, count: 15)
+        step = scheduler.plan(now: 2, cache: budget)
+        #expect(step.work == [.init(id: 1, start: 5, count: 1, wantsLogits: true),
+                              .init(id: 2, start: 15, count: 15, wantsLogits: false)])
+    }
+
+    @Test("a cached prefix is skipped")
+    func cachedPrefixIsSkipped() {
+        var scheduler = Self.scheduler()
+        let budget = FakeBudget(blocks: 64)
+        budget.cachedPrefix[1] = 8
+        _ = scheduler.admit(id: 1, priority: .standard, promptTokens: 10, maxTokens: 4, now: 0)
+        #expect(scheduler.plan(now: 0, cache: budget).work == [.init(id: 1, start: 8, count: 2, wantsLogits: true)])
+        #expect(scheduler.sequence(1)?.cachedPrompt == 8)
+    }
+
+    struct AgingCase: Sendable {
+        var priority: RequestPriority
+        var waited: Double
+        var level: RequestPriority
+    }
+
+    @Test("waiting requests rise one class per aging interval, up to critical", arguments: [
+        AgingCase(priority: .batch, waited: 0, level: .batch),
+        AgingCase(priority: .batch, waited: 9.9, level: .batch),
+        AgingCase(priority: .batch, waited: 10, level: .standard),
+        AgingCase(priority: .batch, waited: 25, level: .critical),
+        AgingCase(priority: .standard, waited: 100, level: .critical),
+        AgingCase(priority: .critical, waited: 0, level: .critical),
+    ])
+    func aging(_ item: AgingCase) {
+        var scheduler = Self.scheduler(aging: 10)
+        _ = scheduler.admit(id: 1, priority: item.priority, promptTokens: 4, maxTokens: 4, now: 0)
+        let sequence = try! #require(scheduler.sequence(1))
+        #expect(scheduler.effectiveLevel(sequence, now: item.waited) == item.level.rawValue)
+    }
+
+    @Test("an aged batch request overtakes a newer standard one")
+    func agingPreventsStarvation() {
+        var scheduler = Self.scheduler(maxRunning: 1, aging: 10)
+        let budget = FakeBudget(blocks: 64)
+        _ = scheduler.admit(id: 1, priority: .batch, promptTokens: 4, maxTokens: 4, now: 0)
+        _ = scheduler.admit(id: 2, priority: .standard, promptTokens: 4, maxTokens: 4, now: 11)
+        #expect(scheduler.plan(now: 11, cache: budget).work.map(\.id) == [1], "aged to standard and older")
+        var fresh = Self.scheduler(maxRunning: 1, aging: 10)
+        _ = fresh.admit(id: 1, priority: .batch, promptTokens: 4, maxTokens: 4, now: 0)
+        _ = fresh.admit(id: 2, priority: .standard, promptTokens: 4, maxTokens: 4, now: 5)
+        #expect(fresh.plan(now: 5, cache: budget).work.map(\.id) == [2], "not aged yet: standard first")
+    }
+
+    @Test("out of blocks, the lowest class and latest arrival is preempted and waits to be recomputed")
+    func preemptionVictim() {
+        var scheduler = Self.scheduler(maxBatchTokens: 64)
+        let budget = FakeBudget(blocks: 6, blockSize: 4)
+        _ = scheduler.admit(id: 1, priority: .critical, promptTokens: 8, maxTokens: 8, now: 0)
+        _ = scheduler.admit(id: 2, priority: .batch, promptTokens: 4, maxTokens: 8, now: 1)
+        _ = scheduler.admit(id: 3, priority: .batch, promptTokens: 4, maxTokens: 8, now: 2)
+        _ = scheduler.admit(id: 4, priority: .standard, promptTokens: 4, maxTokens: 8, now: 3)
+        var step = scheduler.plan(now: 3, cache: budget)
+        #expect(Set(step.work.map(\.id)) == [1, 2, 3, 4])
+        #expect(budget.availableBlockCount == 1)
+        for work in step.work {
+            scheduler.computed(work.id, count: work.count)
+            scheduler.appended(work.id)
+        }
+        // Sequence 1 (9 tokens) needs a third block, 2-4 (5 tokens) a second each: 4 blocks, 1 free.
+        step = scheduler.plan(now: 4, cache: budget)
+        #expect(step.preempted == [3, 2])
+        #expect(step.work.map(\.id) == [1, 4])
+        #expect(scheduler.sequence(3)?.computed == 0)
+        #expect(scheduler.sequence(3)?.preemptions == 1)
+        #expect(scheduler.sequence(3)?.tokenCount == 5, "its generated token is replayed")
+    }
+
+    @Test("queue limits shed with a Retry-After from the drain rate; critical displaces the newest lowest-class request")
+    func shedding() {
+        var scheduler = Self.scheduler(queueLimits: [.critical: 1, .standard: 2, .batch: 1])
+        #expect(scheduler.admit(id: 1, priority: .batch, promptTokens: 4, maxTokens: 4, now: 0) == .queued)
+        #expect(scheduler.admit(id: 2, priority: .batch, promptTokens: 4, maxTokens: 4, now: 0)
+                == .rejected(.queueFull(priority: .batch, retryAfterSeconds: 1)))
+        #expect(scheduler.admit(id: 3, priority: .standard, promptTokens: 4, maxTokens: 4, now: 0) == .queued)
+        #expect(scheduler.admit(id: 4, priority: .critical, promptTokens: 4, maxTokens: 4, now: 0) == .queued)
+        guard case .queuedShedding(let victim, _) = scheduler.admit(id: 5, priority: .critical, promptTokens: 4, maxTokens: 4, now: 0) else {
+            Issue.record("critical over its limit should shed a lower class")
+            return
+        }
+        #expect(victim == 1, "batch goes before standard")
+        guard case .queuedShedding(let next, _) = scheduler.admit(id: 6, priority: .critical, promptTokens: 4, maxTokens: 4, now: 0) else {
+            Issue.record("then standard")
+            return
+        }
+        #expect(next == 3)
+        guard case .rejected(.queueFull(.critical, _)) = scheduler.admit(id: 7, priority: .critical, promptTokens: 4, maxTokens: 4, now: 0) else {
+            Issue.record("with nothing lower left, critical is refused too")
+            return
+        }
+    }
+
+    @Test("Retry-After follows the measured drain rate")
+    func retryAfterFromDrainRate() {
+        var scheduler = Self.scheduler(queueLimits: [.batch: 0])
+        for index in 0..<20 {
+            _ = scheduler.admit(id: 100 + index, priority: .standard, promptTokens: 4, maxTokens: 4, now: 0)
+        }
+        // Two completions per second over ten seconds.
+        var ids = Array(100..<120)
+        for second in 0..<10 {
+            for _ in 0..<2 where !ids.isEmpty { scheduler.remove(ids.removeFirst(), completed: true, now: Double(second)) }
+        }
+        for index in 0..<9 {
+            _ = scheduler.admit(id: 200 + index, priority: .standard, promptTokens: 4, maxTokens: 4, now: 10)
+        }
+        // Nine waiting, plus this one, at about 2/s: 5 s.
+        guard case .rejected(.queueFull(_, let seconds)) = scheduler.admit(id: 300, priority: .batch, promptTokens: 4,
+                                                                            maxTokens: 4, now: 10) else {
+            Issue.record("batch has no room")
+            return
+        }
+        #expect((4...6).contains(seconds))
+    }
+}
