@@ -6,6 +6,7 @@ struct EngineCommand: AsyncParsableCommand {
         commandName: "engine",
         abstract: "Run and inspect the inference engine.",
         subcommands: [
+            EngineServeCommand.self,
             EngineGenerateCommand.self,
             EngineTokenizeCommand.self,
             EngineInspectCommand.self,
