@@ -22,13 +22,10 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-## bench: engine benchmarks
-bench:
-	@if [ -x hack/bench-engine.sh ]; then \
-		hack/bench-engine.sh; \
-	else \
-		echo "bench: the engine benchmark arrives with the engine (hack/bench-engine.sh)"; \
-	fi
+## bench: engine throughput (llama-bench style), then the serving benchmark
+bench: setup
+	hack/bench-engine.sh
+	hack/bench-serving.sh
 
 ## clean: remove build products and local server data
 clean:

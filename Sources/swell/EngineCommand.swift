@@ -11,6 +11,7 @@ struct EngineCommand: AsyncParsableCommand {
             EngineTokenizeCommand.self,
             EngineInspectCommand.self,
             EngineBenchCommand.self,
+            EngineBenchServeCommand.self,
         ]
     )
 }
