@@ -102,7 +102,12 @@ public struct InferenceServiceReconciler: Reconciler {
         if status != service.status {
             var updated = service
             updated.status = status
-            _ = try await client.updateStatus(updated)
+            do {
+                _ = try await client.updateStatus(updated)
+            } catch let error as Status where error.code == 409 {
+                // Another worker or a spec change got there first; recompute from the newer object.
+                return .requeue(after: .milliseconds(50))
+            }
             if service.status?.conditions?[type: "ReplicaFailure"]?.status != .true,
                let failure = status.conditions?[type: "ReplicaFailure"], failure.status == .true {
                 await events.warning(service, reason: failure.reason ?? "ReplicaFailure", message: failure.message ?? "")

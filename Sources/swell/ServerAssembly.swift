@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SwellAgent
 import SwellClient
 import SwellControllers
 import SwellServer
@@ -17,6 +18,8 @@ struct ServerAssembly {
         var listen: ListenAddress
         var maxBodySize: Int = 4 << 20
         var runControllers = true
+        /// The embedded node agent; nil with `--disable-agent`.
+        var agent: NodeAgent.Configuration?
     }
 
     let store: SQLiteStore
@@ -53,6 +56,10 @@ struct ServerAssembly {
         var services: [any Service] = [apiServer]
         if options.runControllers {
             services.append(ControllerManager(apiURL: apiURL, logger: logger.child("controllers")))
+        }
+        if let agent = options.agent {
+            // Last in the list, so it stops first: engines are drained while the API still answers.
+            services.append(NodeAgent(apiURL: apiURL, configuration: agent, logger: logger.child("agent")))
         }
         self.services = services
     }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the Swell control plane (API server over an SQLite store).",
+        abstract: "Run the Swell control plane: API server, controllers and the embedded node agent.",
         discussion: """
             Prints "swell server listening on http://HOST:PORT" once it accepts connections \
             (with the real port when --listen asks for port 0). SIGTERM or SIGINT shut it down \
@@ -28,6 +28,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Flag(name: .customLong("disable-agent"), help: "Do not run the embedded node agent (engines then run only under `swell agent`).")
+    var disableAgent = false
+
+    @OptionGroup var agent: AgentOptions
+
     func validate() throws {
         if maxBodySize < 1024 { throw ValidationError("--max-body-size must be at least 1024 bytes") }
     }
@@ -46,7 +51,8 @@ struct ServerCommand: AsyncParsableCommand {
         }()
 
         let assembly = try ServerAssembly(
-            options: .init(dataDirectory: dataDirectory, listen: listen, maxBodySize: maxBodySize),
+            options: .init(dataDirectory: dataDirectory, listen: listen, maxBodySize: maxBodySize,
+                           agent: disableAgent ? nil : try agent.configuration(dataDirectory: dataDirectory)),
             logger: logger,
             onListening: { url in
                 // Tests and scripts wait for this exact line; write it unbuffered.

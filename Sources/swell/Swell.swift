@@ -10,6 +10,7 @@ struct Swell: AsyncParsableCommand {
         version: swellVersion,
         subcommands: [
             ServerCommand.self,
+            AgentCommand.self,
             EngineCommand.self,
             VersionCommand.self,
         ]

@@ -14,14 +14,16 @@ final class ServerProcess: Sendable {
 
     static let listeningPrefix = "swell server listening on "
 
-    /// Starts the server and waits for the line announcing its address.
-    init(dataDirectory: URL? = nil) async throws {
-        workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("swell-it-\(UUID().uuidString)")
+    /// Starts the server and waits for the line announcing its address. Without `agentArguments`
+    /// the embedded agent is off, so tests about the API never start engines.
+    init(dataDirectory: URL? = nil, workDirectory existing: URL? = nil, agentArguments: [String]? = nil) async throws {
+        workDirectory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("swell-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         self.dataDirectory = dataDirectory ?? workDirectory.appendingPathComponent("data")
         child = try ChildProcess(
             executable: try Binaries.swell,
-            arguments: ["server", "--listen", "127.0.0.1:0", "--data-dir", self.dataDirectory.path, "--log-level", "warning"],
+            arguments: ["server", "--listen", "127.0.0.1:0", "--data-dir", self.dataDirectory.path, "--log-level", "warning"]
+                + (agentArguments ?? ["--disable-agent"]),
             logDirectory: workDirectory)
         url = try await Self.awaitListening(child)
     }

@@ -1,2 +1,0 @@
-// The node agent lives here.
-enum SwellAgent {}
