@@ -84,9 +84,17 @@ public struct APIServer: Service {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
+        let logs = ReplicaLogProxy(store: store)
         // Every method reaches the handler, which answers the ones a path does not support with 405.
+        // (The log subresource is matched here rather than as its own route: a more specific
+        // route would shadow the wildcard for its parent paths in Hummingbird's trie.)
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .options] {
-            router.on("/apis/**", method: method) { request, _ in await handler.handle(request) }
+            router.on("/apis/**", method: method) { request, _ in
+                if method == .get, let (namespace, name) = ReplicaLogProxy.match(request.uri.path) {
+                    return await logs.handle(request, namespace: namespace, name: name)
+                }
+                return await handler.handle(request)
+            }
         }
 
         let onServerRunning = configuration.onServerRunning

@@ -15,6 +15,7 @@ struct SwellCtl: AsyncParsableCommand {
             DescribeCommand.self,
             DeleteCommand.self,
             ScaleCommand.self,
+            LogsCommand.self,
             VersionCommand.self,
         ]
     )

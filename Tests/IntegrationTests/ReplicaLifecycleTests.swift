@@ -95,6 +95,15 @@ struct ReplicaLifecycleTests {
             #expect(models.status == .ok)
             #expect(Self.enginePIDs(serving: name) == [pid])
 
+            // Its log, through the API server from the agent.
+            let logs = try await server.swellctl("logs", "rep/\(first.metadata.name)")
+            #expect(logs.succeeded, "\(logs)")
+            #expect(logs.stdout.contains("starting: swell engine serve --model \(Self.modelPath)"))
+            let tail = try await server.swellctl("logs", first.metadata.name, "--tail", "1")
+            #expect(tail.stdoutLines.count == 1)
+            let missing = try await server.swellctl("logs", "rep/nope")
+            #expect(!missing.succeeded && missing.stderr.contains("NotFound"), "\(missing)")
+
             // Scale up and down.
             #expect(try await server.swellctl("scale", "isvc", name, "--replicas", "2").succeeded)
             try await Self.waitUntil("two Ready replicas") { try await Self.readyCount(server, name) == 2 }
