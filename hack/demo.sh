@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A tour of what Swell does today: build, start `swell server` on a free port with a scratch
-# data directory, apply the example manifests, look at them with swellctl, then stop the
-# server with SIGTERM and check that it shut down cleanly. Any failure exits non-zero.
+# A tour of what Swell does today: build, start `swell server` (API server, controllers and the
+# embedded node agent) on a free port with a scratch data directory, apply the chat example
+# (SmolLM2-135M, one replica), wait until its engine is Ready, ask it one question, scale it to
+# two replicas, then stop the server with SIGTERM and check that no engine process is left.
+# Any failure exits non-zero.
 #
 #   hack/demo.sh              # debug build (fast to build)
 #   CONFIGURATION=release hack/demo.sh
@@ -55,18 +57,40 @@ run() {
     "$@"
 }
 
-step "apply the examples"
-run "$BIN/swellctl" apply -f manifests/examples/
-run "$BIN/swellctl" apply -f manifests/examples/
+step "apply the chat service (SmolLM2-135M-Instruct, 1 replica)"
+run "$BIN/swellctl" apply -f manifests/examples/chat.yaml
 
-step "look at them"
-run "$BIN/swellctl" get pc
-run "$BIN/swellctl" get isvc
-run "$BIN/swellctl" get isvc -o wide -l tier=interactive
-run "$BIN/swellctl" describe isvc chat
+ready_count() {
+    "$BIN/swellctl" get isvc chat -o json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("readyReplicas") or 0)'
+}
+wait_ready() { # count
+    for _ in $(seq 1 600); do
+        [ "$(ready_count)" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    "$BIN/swellctl" get rep -o wide >&2
+    die "chat did not reach $1 Ready replicas"
+}
+started=$(date +%s%N)
+wait_ready 1
+echo "Ready after $(( ($(date +%s%N) - started) / 1000000 )) ms"
+run "$BIN/swellctl" get isvc chat
+run "$BIN/swellctl" get rep -o wide
+
+step "one chat completion, straight to the replica"
+ENDPOINT=$("$BIN/swellctl" get rep -o json | python3 -c 'import json,sys; print([r["status"]["endpoint"] for r in json.load(sys.stdin)["items"] if r.get("status",{}).get("endpoint")][0])')
+echo "POST $ENDPOINT/v1/chat/completions"
+curl -fsS "$ENDPOINT/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"messages":[{"role":"user","content":"Write one sentence about the sea."}],"max_tokens":48,"temperature":0}' \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("answer:", r["choices"][0]["message"]["content"].strip()); print("usage:", r["usage"])'
+
+step "scale to 2 replicas"
 run "$BIN/swellctl" scale isvc chat --replicas 2
-run "$BIN/swellctl" get isvc chat -o yaml
-run "$BIN/swellctl" version
+wait_ready 2
+run "$BIN/swellctl" get rep
+run "$BIN/swellctl" logs "rep/$("$BIN/swellctl" get rep -o name | head -n 1 | sed 's|.*/||')" --tail 3
+run "$BIN/swellctl" get events
+ENGINE_PIDS=$("$BIN/swellctl" get rep -o json | python3 -c 'import json,sys; print(" ".join(str(r["status"]["pid"]) for r in json.load(sys.stdin)["items"] if r.get("status",{}).get("pid")))')
 
 step "stop the server (SIGTERM)"
 kill -TERM "$SERVER_PID"
@@ -78,5 +102,9 @@ if [ "$status" -ne 0 ]; then
     die "swell server exited with status $status after SIGTERM"
 fi
 echo "swell server shut down cleanly"
+for pid in $ENGINE_PIDS; do
+    if kill -0 "$pid" 2>/dev/null; then die "engine process $pid is still running"; fi
+done
+echo "no engine processes left (were: $ENGINE_PIDS)"
 
 step "demo complete"

@@ -106,13 +106,13 @@ public final class NodeAgent: Service {
             try await withGracefulShutdownHandler {
                 try await group.run()
             } onGracefulShutdown: {
-                // Engines first (their replicas stay; a restarted agent starts them again).
+                // From now on nothing is started or restarted.
                 runtime.shutDown()
-                Task {
-                    await runtime.stopAll()
-                    await group.triggerGracefulShutdown()
-                }
             }
+            // Stop the engines before returning, so whatever runs after the agent in the
+            // shutdown order (the API server) is still there; their replicas stay, and a
+            // restarted agent starts them again.
+            await runtime.stopAll()
         } catch {
             heartbeat.cancel()
             adoption.cancel()
