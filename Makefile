@@ -22,10 +22,11 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-## bench: engine throughput (llama-bench style), then the serving benchmark
+## bench: engine throughput (llama-bench style), the serving benchmark, control-plane reaction
 bench: setup
 	hack/bench-engine.sh
 	hack/bench-serving.sh
+	hack/bench-controlplane.sh
 
 ## clean: remove build products and local server data
 clean:
