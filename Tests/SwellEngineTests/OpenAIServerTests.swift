@@ -15,10 +15,10 @@ final class LiveEngineServer: Sendable {
     private let task: Task<Void, any Error>
 
     init(configuration: ServingConfiguration = ServingEngineTests.configuration(), maxBodySize: Int = 4096,
-         maxPromptTokens: Int? = nil, maxTokensLimit: Int = 64) async throws {
+         maxPromptTokens: Int? = nil, maxTokensLimit: Int = 64, model: LlamaModel? = nil) async throws {
         var logger = Logger(label: "test.engine")
         logger.logLevel = .critical
-        let model = try ServingEngineTests.model.get()
+        let model = try model ?? ServingEngineTests.model.get()
         engine = ServingEngine(model: model, configuration: configuration)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = EngineServer(engine: engine, configuration: .init(
@@ -239,22 +239,28 @@ struct OpenAIServerTests {
 
     @Test("a client that goes away mid-stream frees the request's blocks")
     func disconnectFreesBlocks() async throws {
-        try await withEngineServer { server in
+        let server = try await LiveEngineServer(maxTokensLimit: 400, model: try ServingEngineTests.slowModel.get())
+        do {
             var request = HTTPClientRequest(url: server.baseURL + "/v1/completions")
             request.method = .POST
-            request.body = .bytes(ByteBuffer(string: #"{"prompt":"a long story","max_tokens":64,"stream":true,"ignore_eos":true}"#))
+            request.body = .bytes(ByteBuffer(string: #"{"prompt":"a long story","max_tokens":400,"stream":true,"ignore_eos":true}"#))
             let reader = Task {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-                for try await _ in response.body {
-                    withUnsafeCurrentTask { $0?.cancel() } // leave after the first bytes
-                }
+                for try await _ in response.body {}
             }
+            try await waitFor("tokens are streaming") { server.engine.statistics().generatedTokens > 0 }
+            reader.cancel() // closes the connection
             _ = await reader.result
             try await waitFor("the engine aborts the request and frees its blocks") {
                 let statistics = server.engine.statistics()
                 return statistics.running == 0 && statistics.kvCacheUsageRatio == 0 && statistics.finished[.abort] == 1
             }
+            #expect(server.engine.statistics().generatedTokens < 400)
+        } catch {
+            await server.stop()
+            throw error
         }
+        await server.stop()
     }
 
     @Test("metrics move as expected after known requests and pass promtool")

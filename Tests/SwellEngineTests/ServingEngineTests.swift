@@ -57,6 +57,16 @@ func waitFor(_ what: Comment, limit: Duration = .seconds(60), sourceLocation: So
 @Suite("Serving engine")
 struct ServingEngineTests {
     static let model = Result { try TinyModel.model() }
+    /// A larger tiny model (milliseconds per step): long generations that a cancellation can
+    /// reliably interrupt even when the machine is busy with other tests.
+    static let slowModel = Result {
+        var options = TinyModel.Options()
+        options.embedding = 256
+        options.feedForward = 768
+        options.layers = 8
+        options.contextLength = 512
+        return try TinyModel.model(options)
+    }
 
     static func configuration(kvCacheTokens: Int = 1024, blockSize: Int = 8, maxRunning: Int = 16,
                               maxBatchTokens: Int = 64,
@@ -188,20 +198,19 @@ struct ServingEngineTests {
 
     @Test("cancelling the consumer aborts the request and frees its blocks")
     func cancellationFreesBlocks() async throws {
-        let model = try Self.model.get()
+        let model = try Self.slowModel.get()
         let running = RunningEngine(ServingEngine(model: model, configuration: Self.configuration()))
-        let stream = try running.engine.submit(Self.request(Self.prompt(5, length: 30, vocabulary: 200), maxTokens: 90))
-        // The consumer's task is cancelled after the first token, as when an HTTP client goes away.
-        let reader = Task {
-            for await event in stream {
-                if case .output = event { withUnsafeCurrentTask { $0?.cancel() } }
-            }
-        }
+        let stream = try running.engine.submit(Self.request(Self.prompt(5, length: 30, vocabulary: 200), maxTokens: 400))
+        // The consumer goes away, as when an HTTP client disconnects: its task is cancelled.
+        let reader = Task { for await _ in stream {} }
+        try await waitFor("generation under way") { running.engine.statistics().generatedTokens > 0 }
+        reader.cancel()
         await reader.value
         try await waitFor("the request is aborted and its blocks freed") {
             let statistics = running.engine.statistics()
             return statistics.running == 0 && statistics.kvCacheUsageRatio == 0 && statistics.finished[.abort] == 1
         }
+        #expect(running.engine.statistics().generatedTokens < 400)
         await running.stop()
     }
 
