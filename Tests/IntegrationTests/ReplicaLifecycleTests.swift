@@ -204,4 +204,37 @@ struct ReplicaLifecycleTests {
             try await Self.waitUntil("engines stopped") { Self.enginePIDs(serving: name).isEmpty }
         }
     }
+
+    @Test("swell agent on its own registers a Node, runs the replica, and stops its engine on SIGTERM")
+    func standaloneAgent() async throws {
+        try #require(FileManager.default.fileExists(atPath: Self.modelPath), "run hack/setup.sh to install the model")
+        let server = try await ServerProcess()
+        let agent = try ChildProcess(
+            executable: try Binaries.swell,
+            arguments: ["agent", "--server", server.url, "--node-name", "remote-1", "--node-cpu", "4",
+                        "--data-dir", server.workDirectory.appendingPathComponent("agent").path, "--log-level", "warning"],
+            logDirectory: server.workDirectory)
+        do {
+            let name = Self.uniqueName("remote")
+            try #require(try await server.swellctl("apply", "-f", server.write("a.yaml", Self.manifest(name, replicas: 1))).succeeded)
+            try await Self.waitUntil("Ready on the remote node") {
+                let replica = try await Self.replicas(server, name).first
+                return replica?.spec.nodeName == "remote-1" && replica?.status?.phase == .ready
+            }
+            let node = try await server.client.get(Node.self, namespace: nil, name: "remote-1")
+            #expect(node.status?.capacity?["cpu"]?.millis == 4000)
+            #expect(node.status?.address?.hasPrefix("http://127.0.0.1:") == true)
+            #expect(Self.enginePIDs(serving: name).count == 1)
+            agent.signal(SIGTERM)
+            let exit = await agent.waitForExit()
+            #expect(exit.isCleanExit, "\(exit)\n\(agent.stderr)")
+            #expect(Self.enginePIDs(serving: name).isEmpty, "the agent stops its engines when it stops")
+        } catch {
+            agent.signal(SIGTERM)
+            _ = await agent.waitForExit()
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
 }
