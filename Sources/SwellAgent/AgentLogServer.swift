@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Hummingbird
 import Logging
@@ -5,53 +8,67 @@ import NIOCore
 import ServiceLifecycle
 import SwellClient
 
-/// The agent's HTTP endpoint: replica logs, as the kubelet serves container logs to the API
-/// server. `GET /logs/{namespace}/{name}?tailLines=N&follow=true`.
+/// The agent's HTTP endpoint, as the kubelet serves container logs to the API server:
+/// `GET /logs/{namespace}/{name}?tailLines=N&follow=true` and `GET /healthz`.
+///
+/// `follow` streams what the engine appends, like `tail -F`: a log cut by the size cap is read
+/// again from its start, and the stream ends when the replica's log is removed (the replica is
+/// gone) or the client goes away.
 final class AgentLogServer: Service {
     let logDirectory: String
     let host: String
     let port: Int
     let logger: Logger
+    let pollInterval: Duration
     /// `http://host:port` once it listens (published in Node.status.address).
     let address = LateValue<String>()
 
-    init(logDirectory: String, host: String, port: Int, logger: Logger) {
+    init(logDirectory: String, host: String, port: Int, pollInterval: Duration = .milliseconds(200), logger: Logger) {
         self.logDirectory = logDirectory
         self.host = host
         self.port = port
+        self.pollInterval = pollInterval
         self.logger = logger
     }
 
     func run() async throws {
         let router = Router()
         let directory = logDirectory
+        let pollInterval = self.pollInterval
         router.get("/healthz") { _, _ in "ok" }
         router.get("/logs/:namespace/:name") { request, context -> Response in
             let namespace = try context.parameters.require("namespace")
             let name = try context.parameters.require("name")
-            let path = ReplicaRuntime.logFile(directory: directory, key: "\(namespace)/\(name)")
-            guard FileManager.default.fileExists(atPath: path) else {
-                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no log for replica \(namespace)/\(name) on this node\n")))
+            let tailText = request.uri.queryParameters.get("tailLines")
+            let tail = tailText.flatMap { Int($0) }
+            if let tailText, tail == nil || tail! < 0 {
+                return Self.plain(.badRequest, "tailLines must be a whole number of lines, 0 or more (got \"\(tailText)\")\n")
             }
-            let tail = request.uri.queryParameters.get("tailLines", as: Int.self)
-            let follow = request.uri.queryParameters.get("follow") == "true"
+            let follow = request.uri.queryParameters.get("follow").map { $0 == "true" || $0 == "1" } ?? false
+            let path = ReplicaLogFile.path(directory: directory, key: "\(namespace)/\(name)")
+            guard let file = FileHandle(forReadingAtPath: path) else {
+                return Self.plain(.notFound, "no log for replica \(namespace)/\(name) on this node\n")
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                guard let file = FileHandle(forReadingAtPath: path) else { return }
                 defer { try? file.close() }
                 let initial = file.readDataToEndOfFile()
-                var text = String(decoding: initial, as: UTF8.self)
-                if let tail, tail >= 0 {
-                    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-                    let body = lines.last == "" ? lines.dropLast() : lines[...]
-                    text = body.suffix(tail).joined(separator: "\n") + (body.isEmpty || tail == 0 ? "" : "\n")
-                }
-                try await writer.write(ByteBuffer(string: text))
+                var offset = UInt64(initial.count)
+                let shown = ReplicaLogFile.tail(initial, lines: tail)
+                if !shown.isEmpty { try await writer.write(ByteBuffer(bytes: shown)) }
+                let inode = Self.inode(of: file.fileDescriptor)
                 while follow {
-                    try await Task.sleep(for: .milliseconds(200))
-                    let more = file.readDataToEndOfFile()
-                    if !more.isEmpty { try await writer.write(ByteBuffer(bytes: more)) }
+                    try await Task.sleep(for: pollInterval)
+                    // Removed (or replaced by another replica's log of the same name): done.
+                    guard let current = Self.inode(atPath: path), current == inode else { break }
+                    let size = (try? file.seekToEnd()) ?? offset
+                    if size < offset { offset = 0 }  // cut by the size cap: read it again from the start
+                    guard size > offset else { continue }
+                    try file.seek(toOffset: offset)
+                    let more = file.readData(ofLength: Int(size - offset))
+                    offset += UInt64(more.count)
+                    try await writer.write(ByteBuffer(bytes: more))
                 }
                 try await writer.finish(nil)
             })
@@ -62,7 +79,7 @@ final class AgentLogServer: Service {
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "swell-agent"),
             onServerRunning: { channel in
-                address.set("http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(channel.localAddress?.port ?? 0)")
+                address.set(Self.advertisedURL(host: host, port: channel.localAddress?.port ?? 0))
             },
             logger: logger)
         do {
@@ -72,5 +89,31 @@ final class AgentLogServer: Service {
             throw error
         }
         address.abandon()
+    }
+
+    /// The URL the API server should use: a wildcard listen address is advertised as loopback
+    /// (right for the embedded agent; a remote agent should listen on its own address).
+    static func advertisedURL(host: String, port: Int) -> String {
+        switch host {
+        case "0.0.0.0", "": "http://127.0.0.1:\(port)"
+        case "::": "http://[::1]:\(port)"
+        default: host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+        }
+    }
+
+    private static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func inode(of descriptor: Int32) -> UInt64? {
+        var info = stat()
+        return fstat(descriptor, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    private static func inode(atPath path: String) -> UInt64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
     }
 }

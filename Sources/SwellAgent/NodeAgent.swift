@@ -1,8 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import Hummingbird
 import Logging
-import NIOCore
 import ServiceLifecycle
 import SwellAPI
 import SwellClient
@@ -19,37 +17,59 @@ public final class NodeAgent: Service {
         public var swellExecutable: String
         public var cpuCores: Double
         public var memoryBytes: Int64
-        /// Held back from allocatable for the control plane itself.
+        /// Held back from allocatable for the system and the control plane itself.
         public var reservedCPUMillis: Int64
+        public var reservedMemoryBytes: Int64
         public var listenHost: String
         /// The log endpoint's port; 0 picks a free one.
         public var listenPort: Int
         public var drainGracePeriod: Duration
+        /// SIGTERM to SIGKILL when stopping an engine.
+        public var terminationTimeout: Duration
+        /// An engine not Ready this long after it started is killed and restarted.
+        public var startupTimeout: Duration
         public var heartbeatInterval: Duration
         public var backoff: RestartBackoff
+        /// Each replica's log is cut to half once it grows past this.
+        public var logMaxBytes: Int
 
         public init(nodeName: String, dataDirectory: String, swellExecutable: String,
                     cpuCores: Double = Double(HostCapacity.cpuCores), memoryBytes: Int64 = HostCapacity.memoryBytes,
-                    reservedCPUMillis: Int64 = 0, listenHost: String = "127.0.0.1", listenPort: Int = 0,
-                    drainGracePeriod: Duration = .seconds(30), heartbeatInterval: Duration = .seconds(5),
-                    backoff: RestartBackoff = RestartBackoff()) {
+                    reservedCPUMillis: Int64 = 0, reservedMemoryBytes: Int64 = 0,
+                    listenHost: String = "127.0.0.1", listenPort: Int = 0,
+                    drainGracePeriod: Duration = .seconds(30), terminationTimeout: Duration = .seconds(10),
+                    startupTimeout: Duration = .seconds(600), heartbeatInterval: Duration = .seconds(5),
+                    backoff: RestartBackoff = RestartBackoff(), logMaxBytes: Int = 10 << 20) {
             self.nodeName = nodeName
             self.dataDirectory = dataDirectory
             self.swellExecutable = swellExecutable
             self.cpuCores = cpuCores
             self.memoryBytes = memoryBytes
             self.reservedCPUMillis = reservedCPUMillis
+            self.reservedMemoryBytes = reservedMemoryBytes
             self.listenHost = listenHost
             self.listenPort = listenPort
             self.drainGracePeriod = drainGracePeriod
+            self.terminationTimeout = terminationTimeout
+            self.startupTimeout = startupTimeout
             self.heartbeatInterval = heartbeatInterval
             self.backoff = backoff
+            self.logMaxBytes = logMaxBytes
         }
+
+        var policy: ReplicaLifecycle.Policy {
+            ReplicaLifecycle.Policy(backoff: backoff, startupTimeout: startupTimeout, drainGracePeriod: drainGracePeriod,
+                                    terminationTimeout: terminationTimeout)
+        }
+
+        var stateFilePath: String { dataDirectory + "/agent-state.json" }
+        var logDirectory: String { dataDirectory + "/logs" }
     }
 
     public let configuration: Configuration
     private let apiURL: LateValue<String>
     private let logger: Logger
+    private let logAddress = LateValue<String>()
 
     public init(apiURL: LateValue<String>, configuration: Configuration, logger: Logger = Logger(label: "swell.agent")) {
         self.apiURL = apiURL
@@ -57,117 +77,78 @@ public final class NodeAgent: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
-        guard let url = try await cancelWhenGracefulShutdown({ await self.apiURL.value() }) else { return }
-        let client = APIClient(baseURL: url)
-        let logDirectory = configuration.dataDirectory + "/logs"
-        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let stateFile = AgentStateFile(path: configuration.dataDirectory + "/agent-state.json")
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    /// The log endpoint's URL once it listens; nil if it never will.
+    public var address: String? {
+        get async { await logAddress.value() }
+    }
 
+    /// Waits for the API server's URL (known only once it listens, with port 0), then runs until
+    /// graceful shutdown, which drains and stops this node's engines before returning — so the
+    /// API server, later in the shutdown order, still takes their last status.
+    public func run() async throws {
+        guard let url = await cancelWhenGracefulShutdown({ await self.apiURL.value() }) else {
+            logAddress.abandon()
+            return
+        }
+        let configuration = self.configuration
+        let client = APIClient(baseURL: url)
+        try FileManager.default.createDirectory(atPath: configuration.logDirectory, withIntermediateDirectories: true)
+        let http = EngineProbes.makeHTTPClient()
         let informer = Informer<Replica>(client: client, logger: logger)
         let runtime = ReplicaRuntime(
-            nodeName: configuration.nodeName, client: client, replicas: informer.cache,
+            settings: .init(nodeName: configuration.nodeName, logDirectory: configuration.logDirectory,
+                            logMaxBytes: configuration.logMaxBytes, policy: configuration.policy),
+            client: client, replicas: informer.cache,
             events: EventRecorder(client: client, source: "agent/\(configuration.nodeName)", logger: logger),
-            launcher: EngineLauncher(executable: configuration.swellExecutable), logDirectory: logDirectory,
-            stateFile: stateFile, drainGracePeriod: configuration.drainGracePeriod, backoff: configuration.backoff,
-            http: http, logger: logger)
+            launcher: EngineLauncher(executable: configuration.swellExecutable, stateFilePath: configuration.stateFilePath),
+            probes: EngineProbes(http: http), stateFile: AgentStateFile(path: configuration.stateFilePath), logger: logger)
+        // Before anything reconciles: the engines an earlier agent left are this agent's now.
+        let adopted = runtime.adoptEngines()
+
         let controller = Controller(name: "agent", reconciler: runtime, workers: 4, logger: logger)
         let nodeName = configuration.nodeName
         controller.watch(informer, keys: { replica in
             replica.spec.nodeName == nodeName ? [replica.metadata.key] : []
         })
-        // Engines recorded by an earlier agent run: adopt the live ones now; after the cache
-        // syncs, the reconciler keeps those whose replica is still bound here and stops the rest.
-        for (key, entry) in stateFile.all {
-            guard ProcStat.read(pid: entry.pid)?.startTime == entry.startTime else {
-                stateFile.set(key, nil)
-                continue
-            }
-            runtime.adopt(key, EngineHandle(pid: entry.pid, port: entry.port, startTime: entry.startTime,
-                                            templateHash: entry.templateHash, adopted: true))
-            logger.info("adopting engine from an earlier run", metadata: ["replica": "\(key)", "pid": "\(entry.pid)"])
-        }
-
-        let logServer = AgentLogServer(logDirectory: logDirectory, host: configuration.listenHost, port: configuration.listenPort,
-                                       logger: logger)
+        let logServer = AgentLogServer(logDirectory: configuration.logDirectory, host: configuration.listenHost,
+                                       port: configuration.listenPort, logger: logger)
         let node = NodeRegistration(client: client, configuration: configuration, logger: logger)
+        let logAddress = self.logAddress
         let heartbeat = Task {
             let address = await logServer.address.value()
+            if let address { logAddress.set(address) } else { logAddress.abandon() }
             await node.run(address: address)
         }
         let adoption = Task {
             try await informer.waitForSync()
             // Adopted engines whose replica is gone or moved are stopped by their reconcile.
-            for key in runtime.engineKeys { controller.queue.add(key) }
+            for key in adopted { controller.queue.add(key) }
         }
+        defer {
+            heartbeat.cancel()
+            adoption.cancel()
+        }
+        // Stopped in reverse: the controller first (no reconcile runs once it returns), then the
+        // informer, then the log endpoint.
         let group = ServiceGroup(configuration: .init(services: [logServer, informer, controller], logger: logger))
         do {
             try await withGracefulShutdownHandler {
                 try await group.run()
             } onGracefulShutdown: {
-                // From now on nothing is started or restarted.
-                runtime.shutDown()
+                Task { await group.triggerGracefulShutdown() }
             }
-            // Stop the engines before returning, so whatever runs after the agent in the
-            // shutdown order (the API server) is still there; their replicas stay, and a
-            // restarted agent starts them again.
-            await runtime.stopAll()
         } catch {
-            heartbeat.cancel()
-            adoption.cancel()
+            await runtime.stopAll()
             try? await http.shutdown()
             throw error
         }
         heartbeat.cancel()
-        adoption.cancel()
+        _ = await heartbeat.result
+        await node.markStopped(address: await logServer.address.value())
+        await runtime.stopAll()
         try await http.shutdown()
+        logger.info("node agent stopped", metadata: ["node": "\(configuration.nodeName)"])
     }
 }
 
-/// Registers the Node and keeps its heartbeat and capacity current.
-final class NodeRegistration: Sendable {
-    let client: APIClient
-    let configuration: NodeAgent.Configuration
-    let logger: Logger
-
-    init(client: APIClient, configuration: NodeAgent.Configuration, logger: Logger) {
-        self.client = client
-        self.configuration = configuration
-        self.logger = logger
-    }
-
-    /// Posts a heartbeat every interval until cancelled.
-    func run(address: String?) async {
-        while !Task.isCancelled {
-            do {
-                try await heartbeat(address: address)
-            } catch {
-                logger.warning("node heartbeat failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: configuration.heartbeatInterval)
-        }
-    }
-
-    private func heartbeat(address: String?) async throws {
-        let name = configuration.nodeName
-        let cpu = Quantity(millis: Int64(configuration.cpuCores * 1000))
-        let memory = Quantity(bytes: configuration.memoryBytes)
-        let allocatableCPU = Quantity(millis: max(0, Int64(configuration.cpuCores * 1000) - configuration.reservedCPUMillis))
-        var node: Node
-        do {
-            node = try await client.get(Node.self, namespace: nil, name: name)
-        } catch let error as Status where error.code == 404 {
-            node = try await client.create(Node(metadata: ObjectMeta(name: name, labels: ["swell.dev/hostname": name])))
-        }
-        let previous = node.status?.conditions?[type: "Ready"]
-        node.status = NodeStatus(
-            capacity: ["cpu": cpu, "memory": memory], allocatable: ["cpu": allocatableCPU, "memory": memory],
-            conditions: [Condition(type: "Ready", status: .true, reason: "AgentReady", message: "swell agent is posting heartbeats",
-                                   lastTransitionTime: previous?.status == .true ? previous?.lastTransitionTime : .now())],
-            heartbeatTime: .now(), address: address, agentVersion: swellAgentVersion)
-        _ = try await client.updateStatus(node)
-    }
-}
-
-public let swellAgentVersion = "0.3.0"
+public let swellAgentVersion = swellVersion

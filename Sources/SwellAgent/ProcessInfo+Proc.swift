@@ -48,6 +48,16 @@ public enum HostCapacity {
         return parseMemTotal(text) ?? 0
     }
 
+    /// A valid Node name from a host name: its first label, lower-cased, with anything but
+    /// letters, digits and '-' replaced by '-'.
+    public static func nodeName(fromHostName hostName: String) -> String {
+        let label = hostName.split(separator: ".").first.map(String.init) ?? ""
+        var name = String(label.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }.prefix(63))
+        while name.hasPrefix("-") { name.removeFirst() }
+        while name.hasSuffix("-") { name.removeLast() }
+        return name.isEmpty ? "node" : name
+    }
+
     static func parseMemTotal(_ meminfo: String) -> Int64? {
         guard let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
               let kilobytes = Int64(line.split(separator: " ").dropFirst().first ?? "") else { return nil }

@@ -1,326 +1,373 @@
-import AsyncHTTPClient
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
-import NIOCore
 import Synchronization
 import SwellAPI
 import SwellClient
 
-/// Runs the engine processes of the Replicas bound to this node, level-based: each reconcile
-/// looks at the replica and its process and takes the next step — start, probe, report, restart
-/// after back-off, or drain and stop on deletion. It requeues itself every second while a
-/// replica lives here, which is also the probe period.
+/// Runs the engine processes of the Replicas bound to this node: the I/O around
+/// `ReplicaLifecycle`. A reconcile of one replica observes (its object in the informer cache, its
+/// process, the probes), lets the lifecycle decide, carries out the actions — spawn, drain,
+/// signal, release the finalizer, record events — and reports status. Level-based: it never
+/// assumes which change woke it, and it requeues itself while a process needs watching.
+///
+/// The controller never hands one key to two workers at once, and shutdown runs after the
+/// controller has stopped, so each entry has one writer at a time.
 final class ReplicaRuntime: Reconciler {
     static let finalizer = "swell.dev/agent"
 
-    let nodeName: String
+    struct Settings: Sendable {
+        var nodeName: String
+        var logDirectory: String
+        var logMaxBytes: Int
+        var policy: ReplicaLifecycle.Policy
+        /// CPU and memory figures alone are written at most this often.
+        var usageReportInterval: Duration = .seconds(5)
+    }
+
+    /// What the agent holds for one replica key.
+    struct Entry: Sendable {
+        var lifecycle: ReplicaLifecycle
+        var process: EngineProcess?
+        /// The replica object this entry belongs to; a re-created replica of the same name is
+        /// another object, and the engine of the old one an orphan.
+        var uid: String?
+        var startTime: Timestamp?
+        var lastStatusWrite: ContinuousClock.Instant?
+        /// The replica as this agent last wrote it: newer than the cache until the watch catches
+        /// up (and during shutdown, when the informer has stopped), so the next write does not
+        /// conflict with our own.
+        var lastWritten: Replica?
+    }
+
+    let settings: Settings
     let client: APIClient
+    /// Status writes during shutdown must not wait 30 s for an API server that is already gone.
+    let shutdownClient: APIClient
     let replicas: ObjectCache<Replica>
     let events: EventRecorder
     let launcher: EngineLauncher
-    let logDirectory: String
+    let probes: EngineProbes
     let stateFile: AgentStateFile
-    let drainGracePeriod: Duration
-    let backoff: RestartBackoff
     let logger: Logger
-    private let http: HTTPClient
-    private let engines = Mutex<[String: EngineHandle]>([:])
-    private let memory = Mutex<[String: Memory]>([:])
+    private let entries = Mutex<[String: Entry]>([:])
     private let shuttingDown = Mutex(false)
 
-    /// From now on reconciles change nothing: the agent is stopping its engines.
-    func shutDown() { shuttingDown.withLock { $0 = true } }
-
-    /// What the agent remembers per replica between reconciles.
-    struct Memory {
-        var restarts = 0
-        var restartAt: ContinuousClock.Instant?
-        var startupFailure: String?
-        var lastReport: ContinuousClock.Instant?
-    }
-
-    init(nodeName: String, client: APIClient, replicas: ObjectCache<Replica>, events: EventRecorder, launcher: EngineLauncher,
-         logDirectory: String, stateFile: AgentStateFile, drainGracePeriod: Duration, backoff: RestartBackoff,
-         http: HTTPClient, logger: Logger) {
-        self.nodeName = nodeName
+    init(settings: Settings, client: APIClient, replicas: ObjectCache<Replica>, events: EventRecorder,
+         launcher: EngineLauncher, probes: EngineProbes, stateFile: AgentStateFile, logger: Logger) {
+        self.settings = settings
         self.client = client
+        var quick = client.configuration
+        quick.requestTimeout = .seconds(2)
+        self.shutdownClient = APIClient(baseURL: client.baseURL, configuration: quick)
         self.replicas = replicas
         self.events = events
         self.launcher = launcher
-        self.logDirectory = logDirectory
+        self.probes = probes
         self.stateFile = stateFile
-        self.drainGracePeriod = drainGracePeriod
-        self.backoff = backoff
-        self.http = http
         self.logger = logger
     }
 
-    static func logFile(directory: String, key: String) -> String {
-        "\(directory)/\(key.replacingOccurrences(of: "/", with: "_")).log"
+    var keys: [String] { entries.withLock { Array($0.keys) } }
+
+    func entry(_ key: String) -> Entry? { entries.withLock { $0[key] } }
+
+    private var isShuttingDown: Bool { shuttingDown.withLock { $0 } }
+
+    private func logPath(_ key: String) -> String {
+        ReplicaLogFile.path(directory: settings.logDirectory, key: key)
     }
 
-    func engine(_ key: String) -> EngineHandle? { engines.withLock { $0[key] } }
-    var engineKeys: [String] { engines.withLock { Array($0.keys) } }
+    // MARK: Adoption
 
-    /// Takes over an engine a previous agent started.
-    func adopt(_ key: String, _ handle: EngineHandle) {
-        engines.withLock { $0[key] = handle }
+    /// Takes over the engines an earlier agent left running: those in the state file whose pid
+    /// still names the same process, and any the /proc scan finds tagged with this agent's state
+    /// file. Each is probed and kept only if its replica still wants it here (see `reconcile`).
+    /// A second engine for one replica is stopped at once. Returns the adopted keys.
+    @discardableResult
+    func adoptEngines() -> [String] {
+        let now = ContinuousClock.now
+        var adopted: [String: Entry] = [:]
+        for (key, recorded) in stateFile.all {
+            let process = EngineProcess(pid: recorded.pid, startTime: recorded.startTime, port: recorded.port, isChild: false)
+            guard process.isAlive else {
+                stateFile.set(key, nil)
+                continue
+            }
+            adopted[key] = Entry(
+                lifecycle: .adopting(pid: recorded.pid, command: recorded.command, restarts: recorded.restarts,
+                                     policy: settings.policy, now: now),
+                process: process, uid: recorded.replicaUID)
+        }
+        for found in OrphanScanner.scan(stateFile: stateFile.path) where adopted[found.replicaKey]?.process?.pid != found.pid {
+            let process = EngineProcess(pid: found.pid, startTime: found.startTime, port: found.port, isChild: false)
+            if adopted[found.replicaKey] != nil {
+                logger.warning("stopping a second engine for one replica", metadata: ["replica": "\(found.replicaKey)", "pid": "\(found.pid)"])
+                Self.terminate(process, timeout: settings.policy.terminationTimeout)
+                continue
+            }
+            adopted[found.replicaKey] = Entry(
+                lifecycle: .adopting(pid: found.pid, command: found.command, restarts: 0, policy: settings.policy, now: now),
+                process: process, uid: found.replicaUID)
+            stateFile.set(found.replicaKey, .init(pid: found.pid, startTime: found.startTime, port: found.port,
+                                                  replicaUID: found.replicaUID, command: found.command, restarts: 0))
+        }
+        for (key, entry) in adopted {
+            logger.info("adopting an engine from an earlier agent run",
+                        metadata: ["replica": "\(key)", "pid": "\(entry.process?.pid ?? 0)"])
+        }
+        entries.withLock { entries in
+            for (key, entry) in adopted { entries[key] = entry }
+        }
+        return Array(adopted.keys)
+    }
+
+    /// SIGTERM now, SIGKILL after `timeout` if it is still there.
+    private static func terminate(_ process: EngineProcess, timeout: Duration) {
+        process.signal(SIGTERM)
+        Task.detached {
+            try? await Task.sleep(for: timeout)
+            process.signal(SIGKILL)
+        }
     }
 
     // MARK: Reconcile
 
     func reconcile(key: String) async throws -> ReconcileResult {
-        if shuttingDown.withLock({ $0 }) { return .done }
-        let replica = replicas.get(key)
-        guard let replica, replica.spec.nodeName == nodeName else {
-            // Not ours (any more): make sure nothing of it runs here.
-            if let handle = engine(key) { await stop(handle, key: key, drain: replica != nil) }
-            forget(key)
-            return .done
-        }
-        if replica.metadata.isBeingDeleted { return try await delete(replica, key: key) }
-        if !(replica.metadata.finalizers ?? []).contains(Self.finalizer) {
-            var updated = replica
-            updated.metadata.finalizers = (replica.metadata.finalizers ?? []) + [Self.finalizer]
-            _ = try await client.update(updated)
-            return .requeue(after: .milliseconds(100))
+        if isShuttingDown { return .done }
+        return try await reconcile(key: key, shuttingDown: false)
+    }
+
+    private func reconcile(key: String, shuttingDown: Bool) async throws -> ReconcileResult {
+        var entry = self.entry(key)
+        let cached = Self.newest(replicas.get(key), entry?.lastWritten)
+        var replica = cached.flatMap { $0.spec.nodeName == settings.nodeName ? $0 : nil }
+        if let known = entry?.uid, let replicaUID = replica?.metadata.uid, known != replicaUID {
+            // Another object of the same name: the old entry is an orphan; the new replica gets
+            // its own entry once the old engine is gone.
+            replica = nil
         }
 
-        var status = replica.status ?? ReplicaStatus()
-        status.qosClass = replica.qosClass
-        // A restarted agent picks the restart count up from the status it reported before.
-        let remembered = memory.withLock { memory in
-            if memory[key] == nil { memory[key] = Memory(restarts: replica.status?.restarts ?? 0) }
-            return memory[key]!
-        }
-        let now = ContinuousClock.now
-
-        if let handle = engine(key), let exit = handle.exitStatus {
-            engines.withLock { $0[key] = nil }
-            stateFile.set(key, nil)
-            let everReady = handle.with { $0.everReady }
-            let code = exit.map { "exit status \($0)" } ?? "a signal"
-            if !everReady {
-                // It never came up (bad model path, bad flags): restarting would fail the same way.
-                let message = Self.lastErrorLine(Self.logFile(directory: logDirectory, key: key))
-                    ?? "the engine ended with \(code) before it was ready"
-                memory.withLock { $0[key, default: Memory()].startupFailure = message }
-                await events.warning(replica, reason: "Failed", message: "engine failed to start: \(message)")
-            } else {
-                let restarts = remembered.restarts + 1
-                let delay = backoff.delay(restarts: restarts)
-                memory.withLock { $0[key, default: Memory()].restarts = restarts; $0[key, default: Memory()].restartAt = now + delay }
-                await events.warning(replica, reason: "BackOff",
-                                     message: "engine ended with \(code); restart \(restarts) in \(delay.components.seconds) s")
-            }
-        }
-        let current = memory.withLock { $0[key] ?? Memory() }
-
-        if let failure = current.startupFailure {
-            status.phase = .failed
-            status.reason = "EngineFailed"
-            status.message = failure
-            status.pid = nil
-            status.endpoint = nil
-            try await report(replica, status, key: key, force: false)
-            return .done
-        }
-
-        guard let handle = engine(key) else {
-            if let restartAt = current.restartAt, restartAt > now {
-                status.phase = .starting
-                status.reason = "CrashLoopBackOff"
-                status.message = "back-off restarting the engine"
-                status.restarts = current.restarts
-                status.pid = nil
-                status.endpoint = nil
-                try await report(replica, status, key: key, force: false)
-                return .requeue(after: min(.seconds(1), restartAt - now))
-            }
-            let port = try replica.spec.port ?? EngineLauncher.freePort()
-            let spawned = try await launcher.launch(replica, port: port, logPath: Self.logFile(directory: logDirectory, key: key))
-            engines.withLock { $0[key] = spawned }
-            stateFile.set(key, .init(pid: spawned.pid, startTime: spawned.startTime, port: port, templateHash: replica.spec.templateHash))
-            await events.normal(replica, reason: "Started", message: "started engine pid \(spawned.pid) on port \(port) on \(nodeName)")
-            status.phase = .starting
-            status.reason = current.restarts > 0 ? "Restarted" : nil
-            status.message = nil
-            status.pid = Int(spawned.pid)
-            status.port = port
-            status.endpoint = nil
-            status.restarts = current.restarts
-            status.startTime = .now()
-            try await report(replica, status, key: key, force: true)
-            return .requeue(after: .milliseconds(200))
-        }
-
-        // Running: probe readiness and liveness, and report usage.
-        let ready = await probe(handle, path: "/ready")
-        let alive = ready ? true : await probe(handle, path: "/health")
-        let failedProbes = handle.with { state -> Int in
-            state.failedProbes = alive ? 0 : state.failedProbes + 1
-            if ready, !state.everReady { state.everReady = true; state.readySince = now }
-            return state.failedProbes
-        }
-        if failedProbes >= 3, handle.with({ $0.everReady }) {
-            // Liveness: three failed /health probes in a row and it is killed (then restarted).
-            handle.signal(SIGKILL)
-            await events.warning(replica, reason: "Unhealthy", message: "engine stopped answering /health; killed")
-        }
-        if ready, let since = handle.with({ $0.readySince }), now - since > backoff.resetAfter, current.restarts > 0 {
-            memory.withLock { $0[key, default: Memory()].restarts = 0 }
-        }
-        status.pid = Int(handle.pid)
-        status.port = handle.port
-        status.restarts = current.restarts
-        if ready {
-            status.phase = .ready
-            status.reason = nil
-            status.message = nil
-            status.endpoint = handle.endpoint
+        let desired: ReplicaLifecycle.Desired
+        if shuttingDown {
+            desired = .shutdown
+        } else if let replica {
+            desired = replica.metadata.isBeingDeleted ? .delete : .run(command: EngineLauncher.command(for: replica))
         } else {
-            status.phase = handle.with({ $0.everReady }) ? .draining : .starting
-            status.endpoint = nil
+            desired = .absent
         }
-        if let stat = ProcStat.read(pid: handle.pid) {
-            status.cpuSeconds = (stat.cpuSeconds * 100).rounded() / 100
-            status.memoryBytes = stat.residentBytes
-        }
-        try await report(replica, status, key: key, force: false)
-        return .requeue(after: ready ? .seconds(1) : .milliseconds(100))
-    }
 
-    /// Deletion: drain, wait for in-flight requests (up to the grace period), SIGTERM, SIGKILL,
-    /// then release the finalizer so the object goes.
-    private func delete(_ replica: Replica, key: String) async throws -> ReconcileResult {
-        if let handle = engine(key), handle.isRunning {
-            let now = ContinuousClock.now
-            let (drainStarted, terminated) = handle.with { ($0.drainRequested, $0.terminateSent) }
-            if drainStarted == nil {
-                handle.with { $0.drainRequested = now }
-                _ = await post(handle, path: "/drain")
-                var status = replica.status ?? ReplicaStatus()
-                status.phase = .draining
-                status.endpoint = nil
-                _ = try? await client.updateStatus(Self.with(replica, status))
-                return .requeue(after: .milliseconds(100))
-            }
-            if terminated == nil {
-                let drained = await drainedState(handle)
-                if drained || now - drainStarted! > drainGracePeriod {
-                    handle.with { $0.terminateSent = now }
-                    handle.signal(SIGTERM)
-                }
-                return .requeue(after: .milliseconds(100))
-            }
-            if now - terminated! > .seconds(10) { handle.signal(SIGKILL) }
-            return .requeue(after: .milliseconds(100))
+        if entry == nil {
+            guard let replica, desired != .absent, desired != .shutdown else { return .done }
+            // Deleted before this agent ran anything for it: nothing here to stop or release.
+            if desired == .delete, !(replica.metadata.finalizers ?? []).contains(Self.finalizer) { return .done }
+            entry = Entry(lifecycle: ReplicaLifecycle(policy: settings.policy, restarts: replica.status?.restarts ?? 0),
+                          uid: replica.metadata.uid)
         }
-        forget(key)
-        if (replica.metadata.finalizers ?? []).contains(Self.finalizer) {
-            var updated = replica
-            updated.metadata.finalizers = replica.metadata.finalizers?.filter { $0 != Self.finalizer }
+        guard var entry else { return .done }
+
+        // The finalizer goes on before an engine starts, so a deletion always waits for it.
+        if case .run = desired, var current = replica, !(current.metadata.finalizers ?? []).contains(Self.finalizer) {
+            current.metadata.finalizers = (current.metadata.finalizers ?? []) + [Self.finalizer]
             do {
-                _ = try await client.update(updated)
-            } catch let error as Status where error.code == 404 {
-            }
-            await events.normal(replica, reason: "Stopped", message: "engine stopped; replica released by \(nodeName)")
-        }
-        return .done
-    }
-
-    /// Stops an engine whose replica is gone or moved: drain briefly, then SIGTERM and SIGKILL.
-    func stop(_ handle: EngineHandle, key: String, drain: Bool, grace: Duration = .seconds(10)) async {
-        if drain, handle.isRunning {
-            _ = await post(handle, path: "/drain")
-            let deadline = ContinuousClock.now + grace
-            while handle.isRunning, ContinuousClock.now < deadline, !(await drainedState(handle)) {
-                try? await Task.sleep(for: .milliseconds(100))
+                replica = try await client.update(current)
+                entry.lastWritten = replica
+            } catch let error as Status where error.code == 409 || error.code == 404 {
+                return .requeue(after: .milliseconds(50))  // the cache is about to show the newer object
             }
         }
-        handle.signal(SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while handle.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if handle.isRunning {
-            handle.signal(SIGKILL)
-            while handle.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        }
-    }
 
-    /// Stops every engine (agent shutdown): their replicas stay, so the next agent starts them again.
-    func stopAll() async {
-        let all = engines.withLock { $0 }
-        await withTaskGroup(of: Void.self) { group in
-            for (key, handle) in all {
-                group.addTask { await self.stop(handle, key: key, drain: true) }
-            }
-        }
-        for key in all.keys { forget(key) }
-    }
-
-    private func forget(_ key: String) {
-        engines.withLock { $0[key] = nil }
-        memory.withLock { $0[key] = nil }
-        stateFile.set(key, nil)
-    }
-
-    // MARK: Status
-
-    private func report(_ replica: Replica, _ status: ReplicaStatus, key: String, force: Bool) async throws {
-        var comparable = status
-        comparable.cpuSeconds = replica.status?.cpuSeconds
-        comparable.memoryBytes = replica.status?.memoryBytes
         let now = ContinuousClock.now
-        let stale = memory.withLock { ($0[key]?.lastReport).map { now - $0 > .seconds(5) } ?? true }
-        guard force || comparable != replica.status || (stale && status != replica.status) else { return }
+        let decision = entry.lifecycle.step(desired, process: await observe(entry, key: key), now: now)
+        var release = false
+        var forget = false
+        // Recorded last: events are a record, and the status write matters more to whoever waits.
+        var events: [(type: Event.EventType, reason: String, message: String)] = []
+        for action in decision.actions {
+            switch action {
+            case .start(let command):
+                if let replica { events += await start(replica, key: key, command: command, entry: &entry) }
+            case .requestDrain:
+                if let process = entry.process { await probes.requestDrain(process) }
+            case .signal(.terminate):
+                entry.process?.signal(SIGTERM)
+            case .signal(.kill):
+                entry.process?.signal(SIGKILL)
+            case .releaseFinalizer:
+                release = true
+            case .forget:
+                forget = true
+            case .event(let type, let reason, let message):
+                events.append((type, reason, message))
+            }
+        }
+        if entry.lifecycle.pid == nil, entry.process != nil {
+            entry.process = nil
+            entry.startTime = nil
+            stateFile.set(key, nil)
+        }
+        if let process = entry.process {
+            stateFile.set(key, .init(pid: process.pid, startTime: process.startTime, port: process.port, replicaUID: entry.uid,
+                                     command: entry.lifecycle.command ?? [], restarts: entry.lifecycle.restarts))
+            ReplicaLogFile.enforceCap(path: logPath(key), maxBytes: settings.logMaxBytes)
+        }
+        if forget {
+            entries.withLock { $0[key] = nil }
+            stateFile.set(key, nil)
+            // Gone from the API altogether: its log goes too (a moved replica logs on its new node).
+            if cached == nil, !shuttingDown { try? FileManager.default.removeItem(atPath: logPath(key)) }
+        } else {
+            entries.withLock { $0[key] = entry }
+        }
+
         do {
-            _ = try await client.updateStatus(Self.with(replica, status))
-            memory.withLock { $0[key, default: Memory()].lastReport = now }
-        } catch let error as Status where error.code == 409 || error.code == 404 {
-            // A newer version exists (or it is gone): the next reconcile works from it.
+            if let current = replica, desired != .absent,
+               let written = try await writeStatus(current, entry: entry, shuttingDown: shuttingDown) {
+                replica = written
+                if !forget {
+                    entries.withLock {
+                        $0[key]?.lastStatusWrite = ContinuousClock.now
+                        $0[key]?.lastWritten = written
+                    }
+                }
+            }
+            if release, let replica { try await releaseFinalizer(replica) }
+        } catch {
+            await record(events, key: key, entry: entry)
+            throw error
+        }
+        await record(events, key: key, entry: entry)
+
+        if forget, cached != nil, !shuttingDown, cached?.spec.nodeName == settings.nodeName {
+            return .requeue(after: .milliseconds(1))  // a new replica of the same name waits for its turn
+        }
+        return decision.requeueAfter.map { .requeue(after: $0) } ?? .done
+    }
+
+    /// What the lifecycle needs to know about the process: whether it ended (and the engine's
+    /// last error line), and the probe or drain answers it asks for.
+    private func observe(_ entry: Entry, key: String) async -> ReplicaLifecycle.ProcessView? {
+        guard let process = entry.process else { return nil }
+        if let cause = process.termination {
+            return .exited(EngineTermination(cause, errorLine: ReplicaLogFile.lastErrorLine(path: logPath(key))))
+        }
+        var view = ReplicaLifecycle.ProcessView.alive()
+        if entry.lifecycle.wantsProbes {
+            let (ready, healthy) = await probes.check(process)
+            view.ready = ready
+            view.healthy = healthy
+        }
+        if entry.lifecycle.wantsDrainStatus {
+            view.drained = await probes.drained(process)
+        }
+        return view
+    }
+
+    /// Spawns the engine and returns the events to record.
+    private func start(_ replica: Replica, key: String, command: [String],
+                       entry: inout Entry) async -> [(type: Event.EventType, reason: String, message: String)] {
+        do {
+            let port = try replica.spec.port ?? EngineLauncher.freePort()
+            // Not cancelled with this reconcile: an engine spawned must never go unrecorded.
+            let (launcher, logPath, uid) = (self.launcher, logPath(key), replica.metadata.uid)
+            let process = try await Task {
+                try await launcher.launch(command: command, port: port, logPath: logPath, replicaKey: key, replicaUID: uid)
+            }.value
+            entry.process = process
+            entry.startTime = .now()
+            entry.lifecycle.started(pid: process.pid, command: command, now: .now)
+            stateFile.set(key, .init(pid: process.pid, startTime: process.startTime, port: port, replicaUID: replica.metadata.uid,
+                                     command: command, restarts: entry.lifecycle.restarts))
+            let restart = entry.lifecycle.restarts > 0 ? " (restart \(entry.lifecycle.restarts))" : ""
+            return [(.normal, "Started", "Started engine pid \(process.pid) on port \(port) on node \(settings.nodeName)\(restart)")]
+        } catch {
+            logger.warning("could not start an engine", metadata: ["replica": "\(key)", "error": "\(error)"])
+            return entry.lifecycle.startFailed("\(error)", now: .now).compactMap { action in
+                guard case .event(let type, let reason, let message) = action else { return nil }
+                return (type, reason, message)
+            }
         }
     }
 
-    private static func with(_ replica: Replica, _ status: ReplicaStatus) -> Replica {
+    private func record(_ events: [(type: Event.EventType, reason: String, message: String)], key: String, entry: Entry) async {
+        for event in events {
+            await self.events.record(reference(key, entry: entry), type: event.type, reason: event.reason, message: event.message)
+        }
+    }
+
+    private func reference(_ key: String, entry: Entry) -> ObjectReference {
+        let slash = key.firstIndex(of: "/")
+        return ObjectReference(kind: Replica.kind, namespace: slash.map { String(key[..<$0]) },
+                               name: slash.map { String(key[key.index(after: $0)...]) } ?? key, uid: entry.uid)
+    }
+
+    // MARK: Writes
+
+    /// The later of two versions of one object (by store revision); a different object loses.
+    static func newest(_ cached: Replica?, _ written: Replica?) -> Replica? {
+        guard let cached else { return nil }
+        guard let written, written.metadata.uid == cached.metadata.uid,
+              (written.metadata.revision ?? 0) > (cached.metadata.revision ?? 0) else { return cached }
+        return written
+    }
+
+    /// Returns the replica as written, or nil when there was nothing to write (or it conflicted).
+    private func writeStatus(_ replica: Replica, entry: Entry, shuttingDown: Bool) async throws -> Replica? {
+        let facts = ReplicaStatusReport.Facts(report: entry.lifecycle.report, port: entry.process?.port, startTime: entry.startTime,
+                                              usage: entry.process?.usage, qosClass: replica.qosClass)
+        let next = ReplicaStatusReport.status(from: facts, current: replica.status, now: .now())
+        guard ReplicaStatusReport.needsWrite(current: replica.status, next: next, lastWrite: entry.lastStatusWrite,
+                                             now: .now, usageInterval: settings.usageReportInterval) else { return nil }
         var updated = replica
-        updated.status = status
-        return updated
-    }
-
-    /// The last `error:` line of the log (what `swell engine serve` prints when it cannot start).
-    static func lastErrorLine(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: size > 16_384 ? size - 16_384 : 0)
-        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").last { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }.map(String.init)
-    }
-
-    // MARK: HTTP to the engine
-
-    private func probe(_ handle: EngineHandle, path: String) async -> Bool {
-        guard let response = try? await http.execute(HTTPClientRequest(url: handle.endpoint + path), timeout: .seconds(2)) else {
-            return false
+        updated.status = next
+        do {
+            return try await (shuttingDown ? shutdownClient : client).updateStatus(updated)
+        } catch let error as Status where error.code == 409 || error.code == 404 {
+            // A newer version exists (its event requeues this key) or it is gone.
+            return nil
         }
-        _ = try? await response.body.collect(upTo: 1 << 16)
-        return response.status == .ok
     }
 
-    private func post(_ handle: EngineHandle, path: String) async -> Bool {
-        var request = HTTPClientRequest(url: handle.endpoint + path)
-        request.method = .POST
-        guard let response = try? await http.execute(request, timeout: .seconds(2)) else { return false }
-        _ = try? await response.body.collect(upTo: 1 << 16)
-        return (200..<300).contains(Int(response.status.code))
-    }
-
-    private func drainedState(_ handle: EngineHandle) async -> Bool {
-        guard let response = try? await http.execute(HTTPClientRequest(url: handle.endpoint + "/drain"), timeout: .seconds(2)),
-              let body = try? await response.body.collect(upTo: 1 << 16),
-              let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
-            return !handle.isRunning
+    private func releaseFinalizer(_ replica: Replica) async throws {
+        guard (replica.metadata.finalizers ?? []).contains(Self.finalizer) else { return }
+        var updated = replica
+        updated.metadata.finalizers = replica.metadata.finalizers?.filter { $0 != Self.finalizer }
+        do {
+            _ = try await client.update(updated)
+            await events.normal(replica, reason: "Released", message: "The engine has stopped; node \(settings.nodeName) released the replica")
+        } catch let error as Status where error.code == 404 || error.code == 409 {
+            // Already gone, or a newer version exists whose event brings this key back.
         }
-        return json["drained"] as? Bool ?? false
+    }
+
+    // MARK: Shutdown
+
+    /// Drains and stops every engine (the agent is stopping); their replicas stay, with phase
+    /// Pending and reason NodeShutdown, and the next agent starts them again. Engines that
+    /// outlast the drain grace period and the SIGTERM timeout are killed.
+    func stopAll() async {
+        shuttingDown.withLock { $0 = true }
+        let policy = settings.policy
+        let deadline = ContinuousClock.now + policy.drainGracePeriod + policy.terminationTimeout * 2
+        await withTaskGroup(of: Void.self) { group in
+            for key in keys {
+                group.addTask {
+                    while self.entry(key) != nil, ContinuousClock.now < deadline {
+                        let result = try? await self.reconcile(key: key, shuttingDown: true)
+                        let pause = min(result?.requeueAfter ?? policy.transitionPeriod, policy.transitionPeriod)
+                        try? await Task.sleep(for: pause)
+                    }
+                    if let left = self.entry(key)?.process, left.isRunning {
+                        self.logger.warning("engine still running at the shutdown deadline; killing it", metadata: ["replica": "\(key)"])
+                        left.signal(SIGKILL)
+                        for _ in 0..<100 where left.isAlive { try? await Task.sleep(for: .milliseconds(20)) }
+                    }
+                    self.entries.withLock { $0[key] = nil }
+                    self.stateFile.set(key, nil)
+                }
+            }
+        }
     }
 }

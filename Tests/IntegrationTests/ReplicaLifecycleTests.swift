@@ -164,7 +164,7 @@ struct ReplicaLifecycleTests {
         await restarted.stop()
     }
 
-    @Test("an invalid model path: the replica is Failed with the engine's message, and not restarted")
+    @Test("an invalid model path: the replica is Failed with the engine's message, retried only after its back-off")
     func invalidModel() async throws {
         try await Self.withServer { server in
             let name = Self.uniqueName("bad")
@@ -176,7 +176,10 @@ struct ReplicaLifecycleTests {
             }
             try await Task.sleep(for: .seconds(2))
             let replica = try #require(try await Self.replicas(server, name).first)
+            // The first retry waits out the 10 s crash-loop back-off.
             #expect(replica.status?.restarts ?? 0 == 0, "no restart storm")
+            #expect(replica.status?.reason == "CrashLoopBackOff")
+            #expect(replica.status?.message?.contains("error: /nonexistent/missing.gguf") == true)
             #expect(Self.enginePIDs(serving: name).isEmpty)
             let service = try await server.client.get(InferenceService.self, namespace: "default", name: name)
             #expect(service.status?.conditions?[type: "ReplicaFailure"]?.status == .true)
