@@ -155,6 +155,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: SwellRouter — the OpenAI-compatible front door: routing policies, per-priority queues, scale-from-zero buffering, retries
+        .target(
+            name: "SwellRouter",
+            dependencies: [
+                "SwellAPI",
+                "SwellClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwellRouterTests",
+            dependencies: [
+                "SwellRouter",
+                "SwellServer",
+                "SwellStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: CSwellKernels — SIMD kernels with scalar fallback
         .target(
             name: "CSwellKernels",
@@ -168,6 +193,7 @@ let package = Package(
             name: "SwellEngine",
             dependencies: [
                 "CSwellKernels",
+                "SwellAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -193,6 +219,7 @@ let package = Package(
                 "SwellControllers",
                 "SwellAgent",
                 "SwellEngine",
+                "SwellRouter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin/swell" server --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warning --node-cpu 16 \
+"$bin/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$work/data" --log-level warning --node-cpu 16 \
     >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 url=""

@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "swell server --listen 127.0.0.1:0 --data-dir $WORK/data"
-"$BIN/swell" server --listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level warning \
+"$BIN/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level warning \
     >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 

@@ -84,6 +84,11 @@ public struct APIServer: Service {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
+        router.get("/sd/replicas") { _, _ in
+            let replicas = try await store.list(Replica.self, namespace: nil, selector: .everything).items
+            let nodes = try await store.list(Node.self, namespace: nil, selector: .everything).items
+            return try APIHandler.json(ReplicaDiscovery.targetGroups(replicas: replicas, nodes: nodes), code: 200)
+        }
         let logs = ReplicaLogProxy(store: store)
         // Every method reaches the handler, which answers the ones a path does not support with 405.
         // (The log subresource is matched here rather than as its own route: a more specific

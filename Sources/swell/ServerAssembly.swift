@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SwellAgent
 import SwellClient
 import SwellControllers
+import SwellRouter
 import SwellServer
 import SwellStore
 
@@ -18,6 +19,8 @@ struct ServerAssembly {
         var listen: ListenAddress
         var maxBodySize: Int = 4 << 20
         var runControllers = true
+        /// The router (OpenAI-compatible front door); nil with `--disable-router`.
+        var router: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080)
         /// The embedded node agent; nil with `--disable-agent`.
         var agent: NodeAgent.Configuration?
     }
@@ -36,7 +39,8 @@ struct ServerAssembly {
     ///
     /// - Parameter onListening: called with the API server's URL once it accepts connections,
     ///   with the real port when the options asked for port 0.
-    init(options: Options, logger: Logger, onListening: @escaping @Sendable (String) async -> Void) throws {
+    init(options: Options, logger: Logger, onListening: @escaping @Sendable (String) async -> Void,
+         onRouterListening: @escaping @Sendable (String) async -> Void = { _ in }) throws {
         store = try SQLiteStore(path: Self.databasePath(dataDirectory: options.dataDirectory), logger: logger.child("store"))
         let listen = options.listen
         let apiURL = self.apiURL
@@ -56,6 +60,14 @@ struct ServerAssembly {
         var services: [any Service] = [apiServer]
         if options.runControllers {
             services.append(ControllerManager(apiURL: apiURL, logger: logger.child("controllers")))
+        }
+        if let address = options.router {
+            // After the controllers, so it stops before them: in-flight responses finish first.
+            services.append(RouterService(
+                apiURL: apiURL,
+                configuration: .init(host: address.host, port: address.port, maxBodySize: options.maxBodySize,
+                                     onServerRunning: { port in await onRouterListening(address.url(port: port)) }),
+                logger: logger.child("router")))
         }
         if let agent = options.agent {
             // Last in the list, so it stops first: engines are drained while the API still answers.

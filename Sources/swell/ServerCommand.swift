@@ -10,8 +10,10 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Run the Swell control plane: API server, controllers and the embedded node agent.",
         discussion: """
             Prints "swell server listening on http://HOST:PORT" once it accepts connections \
-            (with the real port when --listen asks for port 0). SIGTERM or SIGINT shut it down \
-            gracefully: open watches end, in-flight requests finish, the store is closed.
+            (with the real port when --listen asks for port 0), and "swell router listening on \
+            http://HOST:PORT" once the router does. SIGTERM or SIGINT shut it down gracefully: the \
+            agent drains its engines, the router finishes in-flight responses, open watches end, the \
+            store is closed.
             """
     )
 
@@ -27,6 +29,14 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(name: .customLong("router-listen"),
+            help: ArgumentHelp("Address of the OpenAI-compatible router (default: 127.0.0.1:8080); port 0 picks a free port.", valueName: "host:port"),
+            transform: ListenAddress.argument)
+    var routerListen = ListenAddress(host: "127.0.0.1", port: 8080)
+
+    @Flag(name: .customLong("disable-router"), help: "Do not run the router (requests then go straight to replicas).")
+    var disableRouter = false
 
     @Flag(name: .customLong("disable-agent"), help: "Do not run the embedded node agent (engines then run only under `swell agent`).")
     var disableAgent = false
@@ -52,12 +62,17 @@ struct ServerCommand: AsyncParsableCommand {
 
         let assembly = try ServerAssembly(
             options: .init(dataDirectory: dataDirectory, listen: listen, maxBodySize: maxBodySize,
+                           router: disableRouter ? nil : routerListen,
                            agent: disableAgent ? nil : try agent.configuration(dataDirectory: dataDirectory)),
             logger: logger,
             onListening: { url in
                 // Tests and scripts wait for this exact line; write it unbuffered.
                 FileHandle.standardOutput.write(Data("swell server listening on \(url)\n".utf8))
                 logger.info("swell server listening", metadata: ["url": "\(url)"])
+            },
+            onRouterListening: { url in
+                FileHandle.standardOutput.write(Data("swell router listening on \(url)\n".utf8))
+                logger.info("swell router listening", metadata: ["url": "\(url)"])
             }
         )
         let group = ServiceGroup(configuration: .init(

@@ -40,6 +40,7 @@ struct ValidationTests {
         "engine: {threads: 2, kvCacheTokens: 4096, blockSize: 32, maxBatchTokens: 256}",
         "rollout: {maxSurge: 25%, maxUnavailable: 0}",
         "routing: {policy: round-robin}",
+        "routing: {policy: prefix-affinity, maxConcurrencyPerReplica: 4, loadFactor: 1.5, affinityPrefixBytes: 1024, queue: {timeoutSeconds: 10, limits: {critical: 10, batch: 0}}}",
         "priorityClassName: interactive",
     ])
     func valid(spec: String) throws {
@@ -71,6 +72,14 @@ struct ValidationTests {
             "10: spec.autoscaling.behavior.scaleUp.policies[0].periodSeconds: must be between 1 and 1800",
         ]),
         ("rollout: {maxSurge: 0, maxUnavailable: 0}", ["7: spec.rollout.maxUnavailable: may not be 0 when maxSurge is 0"]),
+        ("routing:\n  maxConcurrencyPerReplica: 0\n  loadFactor: 0.5\n  affinityPrefixBytes: 8\n  queue: {timeoutSeconds: 0, limits: {batch: -1}}", [
+            "8: spec.routing.maxConcurrencyPerReplica: must be between 1 and 4096",
+            "9: spec.routing.loadFactor: must be between 1 and 100",
+            "10: spec.routing.affinityPrefixBytes: must be between 16 and 1048576",
+            "11: spec.routing.queue.timeoutSeconds: must be between 1 and 3600",
+            "11: spec.routing.queue.limits.batch: must be greater than or equal to 0",
+        ]),
+        ("routing: {queue: {limits: {urgent: 3}}}", ["7: spec.routing.queue.limits: Unsupported value: \"urgent\": supported values: \"critical\", \"standard\", \"batch\""]),
         ("priorityClassName: Not_Valid", ["7: spec.priorityClassName: Invalid value: \"Not_Valid\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"]),
     ])
     func invalid(spec: String, expected: [String]) throws {
@@ -162,7 +171,9 @@ struct DefaultingTests {
         #expect(service.spec.replicas == 1)
         #expect(service.spec.engine == EngineSpec(threads: 1, kvCacheTokens: 16384, blockSize: 16, maxBatchTokens: 512))
         #expect(service.spec.rollout == RolloutSpec(maxSurge: .count(1), maxUnavailable: .count(0)))
-        #expect(service.spec.routing?.policy == .prefixAffinity)
+        #expect(service.spec.routing == RoutingSpec(
+            policy: .prefixAffinity, maxConcurrencyPerReplica: 8, loadFactor: 1.25, affinityPrefixBytes: 4096,
+            queue: RouterQueueSpec(timeoutSeconds: 60, limits: [.critical: 256, .standard: 128, .batch: 64])))
         #expect(service.spec.autoscaling == nil)
     }
 

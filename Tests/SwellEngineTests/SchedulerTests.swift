@@ -1,3 +1,4 @@
+import SwellAPI
 import Testing
 @testable import SwellEngine
 

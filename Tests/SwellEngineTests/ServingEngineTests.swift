@@ -1,4 +1,5 @@
 import Foundation
+import SwellAPI
 import Testing
 @testable import SwellEngine
 

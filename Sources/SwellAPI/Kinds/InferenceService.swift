@@ -80,7 +80,7 @@ public struct InferenceServiceSpec: Sendable, Hashable, Codable {
         rollout.applyDefaults()
         self.rollout = rollout
         var routing = self.routing ?? RoutingSpec()
-        routing.policy = routing.policy ?? .prefixAffinity
+        routing.applyDefaults()
         self.routing = routing
     }
 
@@ -96,6 +96,7 @@ public struct InferenceServiceSpec: Sendable, Hashable, Codable {
         }
         errors += autoscaling?.validate(path.child("autoscaling")) ?? []
         errors += rollout?.validate(path.child("rollout")) ?? []
+        errors += routing?.validate(path.child("routing")) ?? []
         return errors
     }
 }
@@ -127,21 +128,6 @@ public struct RolloutSpec: Sendable, Hashable, Codable {
             errors.append(.invalid(path.child("maxUnavailable").description, "may not be 0 when maxSurge is 0"))
         }
         return errors
-    }
-}
-
-/// How the router picks a replica for each request.
-public struct RoutingSpec: Sendable, Hashable, Codable {
-    public enum Policy: String, Sendable, Codable, CaseIterable {
-        case prefixAffinity = "prefix-affinity"
-        case roundRobin = "round-robin"
-        case leastOutstanding = "least-outstanding"
-    }
-
-    public var policy: Policy?
-
-    public init(policy: Policy? = nil) {
-        self.policy = policy
     }
 }
 

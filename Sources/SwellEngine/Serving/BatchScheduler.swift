@@ -1,3 +1,5 @@
+import SwellAPI
+
 /// The KV-cache operations the scheduler needs while it plans a step: look up a cached prefix
 /// for a sequence it admits, reserve rows, and free a sequence it preempts. The engine passes
 /// its `KVCache`; unit tests pass a fake with a fixed number of blocks.

@@ -1,5 +1,6 @@
 import Foundation
 import ServiceLifecycle
+import SwellAPI
 import Synchronization
 
 /// One model served to many concurrent requests: admission with priority classes, a paged KV

@@ -1,3 +1,5 @@
+import SwellAPI
+
 /// One generation request as the serving engine sees it: tokens in, tokens and text out.
 /// The HTTP layer turns OpenAI requests into these (chat template, tokenization, limits).
 public struct ServingRequest: Sendable {

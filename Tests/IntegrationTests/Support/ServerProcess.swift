@@ -6,6 +6,8 @@ import Testing
 /// directory, plus a way to run `swellctl` against it.
 final class ServerProcess: Sendable {
     let url: String
+    /// The router's URL (the OpenAI-compatible front door), on its own ephemeral port.
+    let routerURL: String
     /// Holds `swell.db`; survives `stop()` when the test passed it in.
     let dataDirectory: URL
     /// Scratch space for manifests and logs; removed by `stop()`.
@@ -13,6 +15,7 @@ final class ServerProcess: Sendable {
     let child: ChildProcess
 
     static let listeningPrefix = "swell server listening on "
+    static let routerPrefix = "swell router listening on "
 
     /// Starts the server and waits for the line announcing its address. Without `agentArguments`
     /// the embedded agent is off, so tests about the API never start engines.
@@ -22,18 +25,20 @@ final class ServerProcess: Sendable {
         self.dataDirectory = dataDirectory ?? workDirectory.appendingPathComponent("data")
         child = try ChildProcess(
             executable: try Binaries.swell,
-            arguments: ["server", "--listen", "127.0.0.1:0", "--data-dir", self.dataDirectory.path, "--log-level", "warning"]
+            arguments: ["server", "--listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0",
+                        "--data-dir", self.dataDirectory.path, "--log-level", "warning"]
                 + (agentArguments ?? ["--disable-agent"]),
             logDirectory: workDirectory)
-        url = try await Self.awaitListening(child)
+        url = try await Self.awaitLine(Self.listeningPrefix, child)
+        routerURL = try await Self.awaitLine(Self.routerPrefix, child)
     }
 
-    private static func awaitListening(_ child: ChildProcess) async throws -> String {
+    private static func awaitLine(_ prefix: String, _ child: ChildProcess) async throws -> String {
         // A guard against a server that never comes up, not a measurement.
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
-            if let line = child.stdout.split(separator: "\n").first(where: { $0.hasPrefix(listeningPrefix) }) {
-                return String(line.dropFirst(listeningPrefix.count))
+            if let line = child.stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
             }
             if !child.isRunning {
                 let exit = await child.waitForExit()
@@ -42,7 +47,7 @@ final class ServerProcess: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         child.signal(SIGKILL)
-        throw ServerFailure("swell server printed no listening line:\n\(child.stdout)\n\(child.stderr)")
+        throw ServerFailure("swell server printed no \"\(prefix)\" line:\n\(child.stdout)\n\(child.stderr)")
     }
 
     var client: APIClient { APIClient(baseURL: url) }

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import SwellAPI
 import Synchronization
 
 /// The engine's Prometheus metrics (`swell_engine_…`, DESIGN.md §5) on a registry owned by the

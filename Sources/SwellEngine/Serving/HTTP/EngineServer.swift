@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SwellAPI
 
 /// The HTTP face of one replica: OpenAI-compatible completions over a `ServingEngine`, plus
 /// `/health`, `/ready`, `/drain` and `/metrics` — the whole contract the control plane relies on.
@@ -184,10 +185,10 @@ public final class EngineServer: Service {
         var parameters = try OpenAIRequestDecoder.parameters(
             fields, topLogprobs: topLogprobs, defaultMaxTokens: configuration.defaultMaxTokens,
             maxTokensLimit: configuration.maxTokensLimit)
-        if parameters.priority == nil, let header = request.headers[HTTPField.Name("X-Swell-Priority")!] {
+        if parameters.priority == nil, let header = request.headers[HTTPField.Name(RequestPriority.headerName)!] {
             guard let priority = RequestPriority(parsing: header) else {
-                throw OpenAIError.invalid("X-Swell-Priority must be one of critical, standard, batch (or 0, 1, 2)",
-                                          param: "X-Swell-Priority")
+                throw OpenAIError.invalid("\(RequestPriority.headerName) \(RequestPriority.expectation)",
+                                          param: RequestPriority.headerName)
             }
             parameters.priority = priority
         }

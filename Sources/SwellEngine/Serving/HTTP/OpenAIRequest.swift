@@ -1,4 +1,5 @@
 import Foundation
+import SwellAPI
 
 /// A value given as one item or a list (`stop: "x"` or `stop: ["x", "y"]`).
 struct OneOrMany<Element: Decodable & Sendable>: Decodable, Sendable {
@@ -11,27 +12,6 @@ struct OneOrMany<Element: Decodable & Sendable>: Decodable, Sendable {
         } else {
             values = try container.decode([Element].self)
         }
-    }
-}
-
-/// `priority`: a class name or its vLLM-style number.
-struct PriorityField: Decodable, Sendable {
-    var priority: RequestPriority
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let parsed: RequestPriority? = if let number = try? container.decode(Int.self) {
-            RequestPriority(level: number)
-        } else if let name = try? container.decode(String.self) {
-            RequestPriority(parsing: name)
-        } else {
-            nil
-        }
-        guard let parsed else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription:
-                "must be one of critical, standard, batch (or 0, 1, 2)")
-        }
-        priority = parsed
     }
 }
 
@@ -104,7 +84,7 @@ struct SamplingFields: Decodable, Sendable {
     var stream: Bool?
     var stream_options: StreamOptions?
     var ignore_eos: Bool?
-    var priority: PriorityField?
+    var priority: RequestPriority?
 }
 
 struct CompletionBody: Decodable, Sendable {
@@ -208,6 +188,6 @@ enum OpenAIRequestDecoder {
         return GenerationParameters(
             maxTokens: maxTokens, sampling: sampling, stop: stops, stopAtEndOfGeneration: fields.ignore_eos != true,
             stream: fields.stream ?? false, includeUsage: fields.stream_options?.include_usage ?? false,
-            topLogprobs: topLogprobs, priority: fields.priority?.priority, model: fields.model)
+            topLogprobs: topLogprobs, priority: fields.priority, model: fields.model)
     }
 }
