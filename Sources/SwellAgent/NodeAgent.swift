@@ -32,6 +32,8 @@ public final class NodeAgent: Service {
         public var backoff: RestartBackoff
         /// Each replica's log is cut to half once it grows past this.
         public var logMaxBytes: Int
+        /// How engines are held to their QoS class (see docs/agent.md).
+        public var qosEnforcement: QoSEnforcementMode
 
         public init(nodeName: String, dataDirectory: String, swellExecutable: String,
                     cpuCores: Double = Double(HostCapacity.cpuCores), memoryBytes: Int64 = HostCapacity.memoryBytes,
@@ -39,7 +41,8 @@ public final class NodeAgent: Service {
                     listenHost: String = "127.0.0.1", listenPort: Int = 0,
                     drainGracePeriod: Duration = .seconds(30), terminationTimeout: Duration = .seconds(10),
                     startupTimeout: Duration = .seconds(600), heartbeatInterval: Duration = .seconds(5),
-                    backoff: RestartBackoff = RestartBackoff(), logMaxBytes: Int = 10 << 20) {
+                    backoff: RestartBackoff = RestartBackoff(), logMaxBytes: Int = 10 << 20,
+                    qosEnforcement: QoSEnforcementMode = .auto) {
             self.nodeName = nodeName
             self.dataDirectory = dataDirectory
             self.swellExecutable = swellExecutable
@@ -55,6 +58,7 @@ public final class NodeAgent: Service {
             self.heartbeatInterval = heartbeatInterval
             self.backoff = backoff
             self.logMaxBytes = logMaxBytes
+            self.qosEnforcement = qosEnforcement
         }
 
         var policy: ReplicaLifecycle.Policy {
@@ -86,6 +90,17 @@ public final class NodeAgent: Service {
     /// graceful shutdown, which drains and stops this node's engines before returning — so the
     /// API server, later in the shutdown order, still takes their last status.
     public func run() async throws {
+        let qos: HostQoSEnforcer
+        do {
+            qos = try HostQoSEnforcer.detect(mode: configuration.qosEnforcement, nodeName: configuration.nodeName)
+        } catch {
+            logAddress.abandon()
+            throw error
+        }
+        var metadata: Logger.Metadata = ["mechanism": "\(qos.mechanism.rawValue)"]
+        if !qos.hierarchies.isEmpty { metadata["cgroups"] = "\(qos.hierarchies.map(\.nodeDirectory).joined(separator: " "))" }
+        if let passedOver = qos.passedOver { metadata["passed over"] = "\(passedOver)" }
+        logger.info("QoS enforcement", metadata: metadata)
         guard let url = await cancelWhenGracefulShutdown({ await self.apiURL.value() }) else {
             logAddress.abandon()
             return
@@ -97,13 +112,15 @@ public final class NodeAgent: Service {
         let informer = Informer<Replica>(client: client, logger: logger)
         let runtime = ReplicaRuntime(
             settings: .init(nodeName: configuration.nodeName, logDirectory: configuration.logDirectory,
-                            logMaxBytes: configuration.logMaxBytes, policy: configuration.policy),
+                            logMaxBytes: configuration.logMaxBytes, policy: configuration.policy,
+                            nodeMemoryBytes: configuration.memoryBytes),
             client: client, replicas: informer.cache,
             events: EventRecorder(client: client, source: "agent/\(configuration.nodeName)", logger: logger),
             launcher: EngineLauncher(executable: configuration.swellExecutable, stateFilePath: configuration.stateFilePath),
-            probes: EngineProbes(http: http), stateFile: AgentStateFile(path: configuration.stateFilePath), logger: logger)
+            probes: EngineProbes(http: http), qos: qos, stateFile: AgentStateFile(path: configuration.stateFilePath), logger: logger)
         // Before anything reconciles: the engines an earlier agent left are this agent's now.
         let adopted = runtime.adoptEngines()
+        qos.prune(keeping: Set(adopted))
 
         let controller = Controller(name: "agent", reconciler: runtime, workers: 4, logger: logger)
         let nodeName = configuration.nodeName

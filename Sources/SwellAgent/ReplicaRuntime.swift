@@ -23,6 +23,8 @@ final class ReplicaRuntime: Reconciler {
         var logDirectory: String
         var logMaxBytes: Int
         var policy: ReplicaLifecycle.Policy
+        /// The node's memory capacity, which Burstable replicas' `oom_score_adj` is relative to.
+        var nodeMemoryBytes: Int64
         /// CPU and memory figures alone are written at most this often.
         var usageReportInterval: Duration = .seconds(5)
     }
@@ -40,6 +42,9 @@ final class ReplicaRuntime: Reconciler {
         /// up (and during shutdown, when the informer has stopped), so the next write does not
         /// conflict with our own.
         var lastWritten: Replica?
+        /// What is in effect for the running engine's QoS, and the plan and pid it was applied for.
+        var qos: QoSEnforcement?
+        var qosApplied: (pid: Int32, plan: QoSPlan)?
     }
 
     let settings: Settings
@@ -50,13 +55,14 @@ final class ReplicaRuntime: Reconciler {
     let events: EventRecorder
     let launcher: EngineLauncher
     let probes: EngineProbes
+    let qos: any QoSEnforcer
     let stateFile: AgentStateFile
     let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
     private let shuttingDown = Mutex(false)
 
     init(settings: Settings, client: APIClient, replicas: ObjectCache<Replica>, events: EventRecorder,
-         launcher: EngineLauncher, probes: EngineProbes, stateFile: AgentStateFile, logger: Logger) {
+         launcher: EngineLauncher, probes: EngineProbes, qos: any QoSEnforcer, stateFile: AgentStateFile, logger: Logger) {
         self.settings = settings
         self.client = client
         var quick = client.configuration
@@ -66,6 +72,7 @@ final class ReplicaRuntime: Reconciler {
         self.events = events
         self.launcher = launcher
         self.probes = probes
+        self.qos = qos
         self.stateFile = stateFile
         self.logger = logger
     }
@@ -203,10 +210,14 @@ final class ReplicaRuntime: Reconciler {
                 events.append((type, reason, message))
             }
         }
+        if let replica, let process = entry.process, entry.lifecycle.pid == process.pid, process.isRunning {
+            enforceQoS(replica, process: process, key: key, entry: &entry)
+        }
         if entry.lifecycle.pid == nil, entry.process != nil {
             entry.process = nil
             entry.startTime = nil
             stateFile.set(key, nil)
+            releaseQoS(key, entry: &entry)
         }
         if let process = entry.process {
             stateFile.set(key, .init(pid: process.pid, startTime: process.startTime, port: process.port, replicaUID: entry.uid,
@@ -291,6 +302,31 @@ final class ReplicaRuntime: Reconciler {
         }
     }
 
+    /// Puts the engine under its replica's QoS: right after its start (before it has loaded its
+    /// model, let alone served), on the first reconcile of an adopted engine, and again whenever
+    /// the replica's resources change.
+    private func enforceQoS(_ replica: Replica, process: EngineProcess, key: String, entry: inout Entry) {
+        let plan = QoSPlan(resources: replica.spec.resources, nodeMemoryBytes: settings.nodeMemoryBytes)
+        if let applied = entry.qosApplied, applied.pid == process.pid, applied.plan == plan { return }
+        let enforcement = qos.apply(plan, pid: process.pid, replicaKey: key)
+        if enforcement.mechanism != qos.mechanism, let message = enforcement.message {
+            logger.warning("could not enforce QoS as planned", metadata: ["replica": "\(key)", "problem": "\(message)"])
+        }
+        entry.qos = enforcement
+        entry.qosApplied = (process.pid, plan)
+    }
+
+    /// Once the engine has ended: its cgroups go.
+    private func releaseQoS(_ key: String, entry: inout Entry) {
+        entry.qos = nil
+        entry.qosApplied = nil
+        do {
+            try qos.release(replicaKey: key)
+        } catch {
+            logger.warning("could not remove a replica's cgroups", metadata: ["replica": "\(key)", "error": "\(error)"])
+        }
+    }
+
     private func record(_ events: [(type: Event.EventType, reason: String, message: String)], key: String, entry: Entry) async {
         for event in events {
             await self.events.record(reference(key, entry: entry), type: event.type, reason: event.reason, message: event.message)
@@ -316,7 +352,7 @@ final class ReplicaRuntime: Reconciler {
     /// Returns the replica as written, or nil when there was nothing to write (or it conflicted).
     private func writeStatus(_ replica: Replica, entry: Entry, shuttingDown: Bool) async throws -> Replica? {
         let facts = ReplicaStatusReport.Facts(report: entry.lifecycle.report, port: entry.process?.port, startTime: entry.startTime,
-                                              usage: entry.process?.usage, qosClass: replica.qosClass)
+                                              usage: entry.process?.usage, qosClass: replica.qosClass, qos: entry.qos)
         let next = ReplicaStatusReport.status(from: facts, current: replica.status, now: .now())
         guard ReplicaStatusReport.needsWrite(current: replica.status, next: next, lastWrite: entry.lastStatusWrite,
                                              now: .now, usageInterval: settings.usageReportInterval) else { return nil }
@@ -359,15 +395,19 @@ final class ReplicaRuntime: Reconciler {
                         let pause = min(result?.requeueAfter ?? policy.transitionPeriod, policy.transitionPeriod)
                         try? await Task.sleep(for: pause)
                     }
-                    if let left = self.entry(key)?.process, left.isRunning {
-                        self.logger.warning("engine still running at the shutdown deadline; killing it", metadata: ["replica": "\(key)"])
-                        left.signal(SIGKILL)
-                        for _ in 0..<100 where left.isAlive { try? await Task.sleep(for: .milliseconds(20)) }
+                    if var left = self.entry(key), let process = left.process {
+                        if process.isRunning {
+                            self.logger.warning("engine still running at the shutdown deadline; killing it", metadata: ["replica": "\(key)"])
+                            process.signal(SIGKILL)
+                            for _ in 0..<100 where process.isAlive { try? await Task.sleep(for: .milliseconds(20)) }
+                        }
+                        self.releaseQoS(key, entry: &left)
                     }
                     self.entries.withLock { $0[key] = nil }
                     self.stateFile.set(key, nil)
                 }
             }
         }
+        qos.releaseNode()
     }
 }

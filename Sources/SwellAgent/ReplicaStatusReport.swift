@@ -12,6 +12,8 @@ enum ReplicaStatusReport {
         var startTime: Timestamp?
         var usage: ProcStat?
         var qosClass: QoSClass
+        /// How the running engine's QoS is enforced.
+        var qos: QoSEnforcement?
     }
 
     static func status(from facts: Facts, current: ReplicaStatus?, now: Timestamp) -> ReplicaStatus {
@@ -26,6 +28,7 @@ enum ReplicaStatusReport {
         status.port = report.pid == nil ? nil : facts.port
         status.endpoint = report.ready ? facts.port.map { "http://127.0.0.1:\($0)" } : nil
         status.startTime = report.pid == nil ? nil : facts.startTime ?? current?.startTime
+        status.qos = report.pid == nil ? nil : facts.qos
         if let usage = facts.usage, report.pid != nil {
             status.cpuSeconds = (usage.cpuSeconds * 100).rounded() / 100
             status.memoryBytes = usage.residentBytes

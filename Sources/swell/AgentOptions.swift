@@ -30,6 +30,11 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("engine-log-max-size"), help: ArgumentHelp("Size at which a replica's log is cut to its last half.", valueName: "quantity"))
     var engineLogMaxSize = "10Mi"
 
+    @Option(name: .customLong("qos-enforcement"),
+            help: ArgumentHelp("How engines are held to their QoS class: auto (cgroup v2, else v1, else nice), cgroup-v2, cgroup-v1, nice or off.",
+                               valueName: "mechanism"))
+    var qosEnforcement = QoSEnforcementMode.auto
+
     @Option(name: .customLong("engine-binary"), help: ArgumentHelp("The swell executable that runs engines (default: this one).", valueName: "path"))
     var engineBinary: String?
 
@@ -57,7 +62,8 @@ struct AgentOptions: ParsableArguments {
             reservedMemoryBytes: try Self.bytes(reservedMemory, flag: "--reserved-memory", positive: false),
             listenHost: address.host, listenPort: address.port,
             drainGracePeriod: .milliseconds(Int64((drainGracePeriod * 1000).rounded())),
-            logMaxBytes: Int(try Self.bytes(engineLogMaxSize, flag: "--engine-log-max-size", positive: true)))
+            logMaxBytes: Int(try Self.bytes(engineLogMaxSize, flag: "--engine-log-max-size", positive: true)),
+            qosEnforcement: qosEnforcement)
     }
 
     static func currentExecutable() -> String {
@@ -78,3 +84,5 @@ struct AgentOptions: ParsableArguments {
         return quantity.millis
     }
 }
+
+extension QoSEnforcementMode: ExpressibleByArgument {}

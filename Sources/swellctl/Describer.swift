@@ -50,6 +50,7 @@ enum Describer {
         }
         if case .object(var status)? = fields["status"] {
             let conditions = status.removeValue(forKey: "conditions")
+            for field in R.summarizedStatusFields { status.removeValue(forKey: field) }
             writer.section("Status")
             writer.document(.object(status), lead: "  ")
             if case .array(let items)? = conditions, !items.isEmpty {

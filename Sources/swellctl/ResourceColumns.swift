@@ -6,12 +6,16 @@ protocol CLIResource: Resource {
     func tableCells(wide: Bool, now: Timestamp) -> [String]
     /// Lines `describe` prints right after the metadata, before the generic sections.
     func describeSummary() -> [(label: String, value: String)]
+    /// Status fields the summary already shows, left out of the generic Status section.
+    static var summarizedStatusFields: Set<String> { get }
     /// Where `get` lists put this object; by name unless a kind reads better otherwise.
     static func listOrder(_ left: Self, _ right: Self) -> Bool
 }
 
 extension CLIResource {
     func describeSummary() -> [(label: String, value: String)] { [] }
+
+    static var summarizedStatusFields: Set<String> { [] }
 
     static func listOrder(_ left: Self, _ right: Self) -> Bool {
         (left.metadata.namespace ?? "", left.metadata.name) < (right.metadata.namespace ?? "", right.metadata.name)
@@ -89,6 +93,23 @@ extension Replica: CLIResource {
         }
         return cells
     }
+
+    /// The QoS class and how the node enforces it: the mechanism, every value set, the cgroups.
+    func describeSummary() -> [(label: String, value: String)] {
+        var lines = [(label: "QoS Class", value: (status?.qosClass ?? qosClass).rawValue)]
+        guard let qos = status?.qos else { return lines }
+        let settings = (qos.settings ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        lines.append((label: "QoS Enforcement", value: ([qos.mechanism.rawValue] + settings).joined(separator: " ")))
+        if let cgroups = qos.cgroups, !cgroups.isEmpty {
+            lines.append((label: "Cgroups", value: cgroups.joined(separator: "\n")))
+        }
+        if let message = qos.message {
+            lines.append((label: "QoS Message", value: message))
+        }
+        return lines
+    }
+
+    static var summarizedStatusFields: Set<String> { ["qosClass", "qos"] }
 }
 
 extension PriorityClass: CLIResource {

@@ -204,10 +204,31 @@ struct DefaultingTests {
         ("resources: {requests: {cpu: 1000m, memory: 1Gi}, limits: {cpu: 1, memory: 1024Mi}}", .guaranteed),
         ("resources: {requests: {cpu: 500m}, limits: {cpu: 1, memory: 1Gi}}", .burstable),
         ("resources: {requests: {cpu: 1}}", .burstable),
+        ("resources: {requests: {memory: 1Gi}}", .burstable),
+        ("resources: {limits: {cpu: 1}}", .burstable),
+        ("resources: {requests: {cpu: 1, memory: 1Gi}}", .burstable),
+        ("resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 2, memory: 1Gi}}", .burstable),
         ("replicas: 1", .bestEffort),
+        ("resources: {}", .bestEffort),
+        // Zero quantities count as unset, as in Kubernetes.
+        ("resources: {requests: {cpu: 0, memory: 0}}", .bestEffort),
+        ("resources: {limits: {cpu: 0, memory: 1Gi}}", .burstable),
+        ("resources: {requests: {cpu: 0}, limits: {cpu: 1, memory: 1Gi}}", .burstable),
     ])
     func qos(spec: String, expected: QoSClass) throws {
         let service = try defaulted(service(spec))
         #expect((service.spec.resources ?? ResourceRequirements()).qosClass == expected)
+    }
+
+    @Test("the QoS class needs no defaulting: limits imply requests", arguments: [
+        (ResourceRequirements(limits: ["cpu": Quantity(millis: 1000), "memory": Quantity(bytes: 1 << 30)]), QoSClass.guaranteed),
+        (ResourceRequirements(requests: ["cpu": Quantity(millis: 500)],
+                              limits: ["cpu": Quantity(millis: 500), "memory": Quantity(bytes: 1 << 30)]), .guaranteed),
+        (ResourceRequirements(requests: ["memory": Quantity(bytes: 1 << 20)],
+                              limits: ["cpu": Quantity(millis: 500), "memory": Quantity(bytes: 1 << 30)]), .burstable),
+        (ResourceRequirements(requests: [:], limits: [:]), .bestEffort),
+    ])
+    func qosWithoutDefaults(resources: ResourceRequirements, expected: QoSClass) {
+        #expect(resources.qosClass == expected)
     }
 }

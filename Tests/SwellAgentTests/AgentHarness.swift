@@ -110,18 +110,20 @@ final class AgentHarness: Sendable {
 
     // MARK: Playing the control plane
 
-    func makeReplica(_ name: String, model: String = AgentHarness.modelPath, node: String? = nil) -> Replica {
+    func makeReplica(_ name: String, model: String = AgentHarness.modelPath, node: String? = nil,
+                     resources: ResourceRequirements? = nil) -> Replica {
         var replica = Replica(metadata: ObjectMeta(name: name, namespace: "default"),
                               spec: ReplicaSpec(serviceName: name, nodeName: node ?? nodeName,
                                                 model: ModelSpec(path: model, contextLength: 512),
-                                                engine: EngineSpec(threads: 1, kvCacheTokens: 1024)))
+                                                engine: EngineSpec(threads: 1, kvCacheTokens: 1024), resources: resources))
         replica.applyDefaults()
         return replica
     }
 
     @discardableResult
-    func createReplica(_ name: String, model: String = AgentHarness.modelPath, node: String? = nil) async throws -> Replica {
-        try await client.create(makeReplica(name, model: model, node: node))
+    func createReplica(_ name: String, model: String = AgentHarness.modelPath, node: String? = nil,
+                       resources: ResourceRequirements? = nil) async throws -> Replica {
+        try await client.create(makeReplica(name, model: model, node: node, resources: resources))
     }
 
     func replica(_ name: String) async throws -> Replica? {
@@ -152,5 +154,32 @@ final class AgentHarness: Sendable {
 
     static func isAlive(_ pid: Int) -> Bool {
         ProcStat.read(pid: Int32(pid)) != nil
+    }
+
+    /// Checks with the kernel that the engine `pid` runs under the QoS its status reports — in
+    /// its cgroups, with every value in place — and returns those cgroups. This host must have
+    /// writable cgroups: without them this fails, saying so.
+    static func expectCgroupEnforced(_ status: ReplicaStatus, pid: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        let qos = try #require(status.qos, "the replica reports its QoS enforcement", sourceLocation: sourceLocation)
+        try #require(qos.mechanism == .cgroupV1 || qos.mechanism == .cgroupV2,
+                     "no writable cgroups on this host: \(qos.mechanism.rawValue), \(qos.message ?? "")", sourceLocation: sourceLocation)
+        #expect(qos.message == nil, sourceLocation: sourceLocation)
+        let cgroups = try #require(qos.cgroups, sourceLocation: sourceLocation)
+        func kernel(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        for cgroup in cgroups {
+            #expect(kernel(cgroup + "/cgroup.procs")?.split(separator: "\n").contains("\(pid)") == true, "\(cgroup)",
+                    sourceLocation: sourceLocation)
+        }
+        for (file, value) in qos.settings ?? [:] where file != "oom_score_adj" {
+            let holder = cgroups.first { FileManager.default.fileExists(atPath: $0 + "/" + file) }
+            let read = holder.flatMap { kernel($0 + "/" + file) }
+            // cgroup v1 reads "no memory limit" back as its largest page-aligned value.
+            let unlimited = file == "memory.limit_in_bytes" && value == "-1" && (Int64(read ?? "") ?? 0) > 1 << 62
+            #expect(read == value || unlimited, "\(file)", sourceLocation: sourceLocation)
+        }
+        #expect(kernel("/proc/\(pid)/oom_score_adj") == qos.settings?["oom_score_adj"], sourceLocation: sourceLocation)
+        return cgroups
     }
 }

@@ -154,14 +154,17 @@ struct AgentUnitTests {
         #expect(OrphanScanner.parse(pid: 1, startTime: 1, cmdline: notAnEngine, environ: environ, stateFile: owner) == nil)
     }
 
-    @Test("status: what the lifecycle reports, with the endpoint only while Ready and usage rounded")
+    @Test("status: what the lifecycle reports, with the endpoint only while Ready, usage rounded, QoS while a process runs")
     func statusReport() {
         let usage = ProcStat(startTime: 1, cpuSeconds: 1.23456, residentBytes: 300 << 20)
         let ready = ReplicaLifecycle.Report(phase: .ready, reason: nil, message: nil, restarts: 1, pid: 42, ready: true)
         let now = Timestamp(secondsSince1970: 1_000)
+        let qos = QoSEnforcement(mechanism: .cgroupV1, cgroups: ["/sys/fs/cgroup/cpu/swell/n/default_r"],
+                                 settings: ["cpu.shares": "512", "oom_score_adj": "875"])
         let status = ReplicaStatusReport.status(
-            from: .init(report: ready, port: 9000, startTime: now, usage: usage, qosClass: .burstable), current: nil, now: now)
+            from: .init(report: ready, port: 9000, startTime: now, usage: usage, qosClass: .burstable, qos: qos), current: nil, now: now)
         #expect(status.phase == .ready)
+        #expect(status.qos == qos)
         #expect(status.pid == 42 && status.port == 9000 && status.endpoint == "http://127.0.0.1:9000")
         #expect(status.cpuSeconds == 1.23 && status.memoryBytes == 300 << 20)
         #expect(status.restarts == 1 && status.qosClass == .burstable && status.startTime == now)
@@ -177,8 +180,10 @@ struct AgentUnitTests {
 
         let gone = ReplicaLifecycle.Report(phase: .failed, reason: "CrashLoopBackOff", message: "m", restarts: 2, pid: nil, ready: false)
         let failed = ReplicaStatusReport.status(
-            from: .init(report: gone, port: nil, startTime: nil, usage: nil, qosClass: .burstable), current: unready, now: later)
+            from: .init(report: gone, port: nil, startTime: nil, usage: nil, qosClass: .burstable, qos: qos), current: unready, now: later)
         #expect(failed.pid == nil && failed.port == nil && failed.cpuSeconds == nil && failed.startTime == nil)
+        #expect(failed.qos == nil, "nothing is enforced once the engine has ended")
+        #expect(failed.qosClass == .burstable)
         #expect(failed.reason == "CrashLoopBackOff" && failed.message == "m")
     }
 

@@ -52,13 +52,15 @@ struct NodeAgentTests {
         }
     }
 
-    @Test("a bound replica runs until Ready with pid, port and usage; its log is served; delete drains, stops and releases it")
+    @Test("a bound replica runs until Ready with pid, port, usage and its QoS cgroup; its log is served; delete drains, stops and releases it")
     func replicaLifecycle() async throws {
         try Self.requireModel()
         try await AgentHarness.with { harness in
             try await harness.startAgent()
             try await harness.createReplica("elsewhere", node: "some-other-node")
-            try await harness.createReplica("r1")
+            let burstable = ResourceRequirements(requests: ["cpu": Quantity(millis: 250), "memory": Quantity(bytes: 128 << 20)],
+                                                 limits: ["cpu": Quantity(millis: 1000), "memory": Quantity(bytes: 1 << 30)])
+            try await harness.createReplica("r1", resources: burstable)
             var current: Replica?
             try await harness.waitUntil("r1 Ready") {
                 current = try await harness.replica("r1")
@@ -80,6 +82,15 @@ struct NodeAgentTests {
             #expect(arguments.contains(AgentHarness.modelPath) && arguments.suffix(2) == ["--port", String(port)])
             // Its own process group.
             #expect(getpgid(Int32(pid)) == Int32(pid))
+            // Held to its Burstable class by its own cgroup: 256 shares, 1 core of quota, 1Gi, and
+            // the OOM killer's preference for 128Mi of the node's 8Gi.
+            #expect(status.qosClass == .burstable)
+            let cgroups = try AgentHarness.expectCgroupEnforced(status, pid: pid)
+            #expect(cgroups.allSatisfy { $0.hasSuffix("/swell/\(harness.nodeName)/default_r1") })
+            let settings = status.qos?.settings ?? [:]
+            #expect(settings["cpu.shares"] ?? settings["cpu.weight"] == (status.qos?.mechanism == .cgroupV1 ? "256" : "10"))
+            #expect(settings["memory.limit_in_bytes"] ?? settings["memory.max"] == "1073741824")
+            #expect(settings["oom_score_adj"] == "985")
 
             try await harness.waitUntil("CPU and memory reported") {
                 let usage = try await harness.replica("r1")?.status
@@ -109,6 +120,7 @@ struct NodeAgentTests {
             #expect(deleting.metadata.deletionTimestamp != nil)
             try await harness.waitUntil("r1 gone") { try await harness.replica("r1") == nil }
             #expect(!AgentHarness.isAlive(pid))
+            #expect(cgroups.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "its cgroups went with it")
             let reasons = try await harness.events(for: "r1").map(\.reason)
             #expect(reasons.contains("Killing") && reasons.contains("Released"))
             try await harness.waitUntil("its log removed") {
@@ -265,6 +277,15 @@ struct NodeAgentTests {
             }
             try await harness.waitUntil("the engine of the missing replica stopped") { !goneEngine.isRunning }
             #expect(keptEngine.isRunning)
+            // Started outside any cgroup of the agent's, the adopted engine now runs in its replica's.
+            var adopted: ReplicaStatus?
+            try await harness.waitUntil("kept reports its QoS") {
+                adopted = try await harness.replica("kept")?.status
+                return adopted?.qos != nil
+            }
+            let cgroups = try AgentHarness.expectCgroupEnforced(try #require(adopted), pid: Int(keptEngine.processIdentifier))
+            #expect(cgroups.allSatisfy { $0.hasSuffix("/swell/\(harness.nodeName)/default_kept") })
+            #expect(adopted?.qos?.settings?["oom_score_adj"] == "1000", "no resources: BestEffort")
             let engines = OrphanScanner.scan(stateFile: harness.configuration.stateFilePath)
             #expect(engines.map(\.pid) == [keptEngine.processIdentifier], "no duplicate started for the adopted replica")
             #expect(try await harness.replica("kept")?.status?.port == keptPort)
@@ -283,8 +304,11 @@ struct NodeAgentTests {
                 return current?.status?.phase == .ready
             }
             let first = try #require(current?.status?.pid)
+            let cgroups = try AgentHarness.expectCgroupEnforced(try #require(current?.status), pid: first)
             try await harness.stopAgent()
             #expect(!AgentHarness.isAlive(first), "the engine stopped with the agent")
+            #expect(cgroups.allSatisfy { !FileManager.default.fileExists(atPath: URL(fileURLWithPath: $0).deletingLastPathComponent().path) },
+                    "a graceful stop removes the node's cgroups")
             let stopped = try #require(try await harness.replica("stay"))
             #expect(stopped.status?.phase == .pending && stopped.status?.reason == "NodeShutdown")
             #expect(stopped.status?.pid == nil)

@@ -88,14 +88,22 @@ public struct ResourceRequirements: Sendable, Hashable, Codable {
     public var cpuRequest: Quantity? { requests?["cpu"] ?? limits?["cpu"] }
     public var memoryRequest: Quantity? { requests?["memory"] ?? limits?["memory"] }
 
-    /// The Kubernetes QoS class these requirements give a replica.
+    /// The Kubernetes QoS class these requirements give a replica. As in Kubernetes only
+    /// positive quantities count (a zero is as good as none), and a limit without a request
+    /// implies an equal request (as defaulting makes it).
     public var qosClass: QoSClass {
-        let requests = self.requests ?? [:]
-        let limits = self.limits ?? [:]
+        func positive(_ values: [String: Quantity]?) -> [String: Quantity] {
+            (values ?? [:]).filter { Self.supportedResources.contains($0.key) && $0.value.value > 0 }
+        }
+        let limits = positive(self.limits)
+        var requests = positive(self.requests)
+        for (name, limit) in limits where self.requests?[name] == nil {
+            requests[name] = limit
+        }
         if requests.isEmpty && limits.isEmpty { return .bestEffort }
         let guaranteed = Self.supportedResources.allSatisfy { name in
-            guard let limit = limits[name] else { return false }
-            return (requests[name] ?? limit).value == limit.value
+            guard let limit = limits[name], let request = requests[name] else { return false }
+            return request.value == limit.value
         }
         return guaranteed ? .guaranteed : .burstable
     }

@@ -114,8 +114,10 @@ public struct ReplicaStatus: Sendable, Hashable, Codable {
     public var conditions: [Condition]?
     public var cpuSeconds: Double?
     public var memoryBytes: Int64?
+    /// How the agent enforces `qosClass` on the running engine.
+    public var qos: QoSEnforcement?
 
-    public init(phase: Phase? = nil, qosClass: QoSClass? = nil, pid: Int? = nil, port: Int? = nil, endpoint: String? = nil, restarts: Int? = nil, reason: String? = nil, message: String? = nil, startTime: Timestamp? = nil, conditions: [Condition]? = nil, cpuSeconds: Double? = nil, memoryBytes: Int64? = nil) {
+    public init(phase: Phase? = nil, qosClass: QoSClass? = nil, pid: Int? = nil, port: Int? = nil, endpoint: String? = nil, restarts: Int? = nil, reason: String? = nil, message: String? = nil, startTime: Timestamp? = nil, conditions: [Condition]? = nil, cpuSeconds: Double? = nil, memoryBytes: Int64? = nil, qos: QoSEnforcement? = nil) {
         self.phase = phase
         self.qosClass = qosClass
         self.pid = pid
@@ -128,5 +130,37 @@ public struct ReplicaStatus: Sendable, Hashable, Codable {
         self.conditions = conditions
         self.cpuSeconds = cpuSeconds
         self.memoryBytes = memoryBytes
+        self.qos = qos
+    }
+}
+
+/// What keeps a replica's engine within its QoS class on its node.
+public enum QoSMechanism: String, Sendable, Codable, CaseIterable {
+    /// Its own cgroup in the unified hierarchy: `cpu.max`, `cpu.weight`, `memory.max`.
+    case cgroupV2 = "cgroup-v2"
+    /// Its own cgroup in the v1 `cpu` and `memory` hierarchies: `cpu.cfs_quota_us`, `cpu.shares`,
+    /// `memory.limit_in_bytes`.
+    case cgroupV1 = "cgroup-v1"
+    /// A nice value by class, where no cgroup is writable.
+    case nice
+    /// The agent was told not to enforce anything.
+    case off
+}
+
+/// How the node's agent enforces a replica's QoS class on its engine process, as it did it.
+public struct QoSEnforcement: Sendable, Hashable, Codable {
+    public var mechanism: QoSMechanism
+    /// The cgroup directories the engine runs in: one per v1 controller, or one v2 cgroup.
+    public var cgroups: [String]?
+    /// What was set, by file name: `cpu.shares: "512"`, `oom_score_adj: "-997"`, `nice: "5"`.
+    public var settings: [String: String]?
+    /// Why a weaker mechanism than cgroups was used, or what could not be set.
+    public var message: String?
+
+    public init(mechanism: QoSMechanism, cgroups: [String]? = nil, settings: [String: String]? = nil, message: String? = nil) {
+        self.mechanism = mechanism
+        self.cgroups = cgroups
+        self.settings = settings
+        self.message = message
     }
 }
