@@ -4,7 +4,8 @@ import SwellAPI
 import SwellClient
 
 /// Every control-plane controller with the informers they share, run as one `Service`: the
-/// InferenceService controller (replicas, rollout, garbage collection, status) and the scheduler.
+/// InferenceService controller (replicas, rollout, garbage collection, status, priority) and the
+/// scheduler (placement and preemption).
 ///
 /// It talks to the API server over HTTP like any other client. The server's URL may be known
 /// only once it listens (port 0), so it is handed over as a `LateValue`. Shutdown stops the
@@ -12,12 +13,17 @@ import SwellClient
 public final class ControllerManager: Service {
     private let apiURL: LateValue<String>
     private let desired: any DesiredReplicasSource
+    private let load: any ReplicaLoadSource
     private let logger: Logger
 
+    /// - Parameters:
+    ///   - desired: the replica count per service (the autoscaler plugs in here).
+    ///   - load: replicas' in-flight requests and cache value, for choosing whom a scale-down removes.
     public init(apiURL: LateValue<String>, desired: any DesiredReplicasSource = SpecReplicas(),
-                logger: Logger = Logger(label: "swell.controllers")) {
+                load: any ReplicaLoadSource = NoReplicaLoad(), logger: Logger = Logger(label: "swell.controllers")) {
         self.apiURL = apiURL
         self.desired = desired
+        self.load = load
         self.logger = logger
     }
 
@@ -25,7 +31,7 @@ public final class ControllerManager: Service {
         guard let url = try await cancelWhenGracefulShutdown({ await self.apiURL.value() }) else { return }
         let client = APIClient(baseURL: url)
         let group = ServiceGroup(configuration: .init(
-            services: Self.services(client: client, desired: desired, logger: logger),
+            services: Self.services(client: client, desired: desired, load: load, logger: logger),
             logger: logger))
         try await withGracefulShutdownHandler {
             try await group.run()
@@ -36,20 +42,24 @@ public final class ControllerManager: Service {
 
     /// Informers first, controllers last: a ServiceGroup stops services in reverse order.
     public static func services(client: APIClient, desired: any DesiredReplicasSource = SpecReplicas(),
-                                logger: Logger) -> [any Service] {
+                                load: any ReplicaLoadSource = NoReplicaLoad(), logger: Logger) -> [any Service] {
         let services = Informer<InferenceService>(client: client, logger: logger)
         let replicas = Informer<Replica>(client: client, logger: logger)
         let nodes = Informer<Node>(client: client, logger: logger)
+        let priorityClasses = Informer<PriorityClass>(client: client, logger: logger)
 
         let serviceController = Controller(
             name: "inferenceservice",
             reconciler: InferenceServiceReconciler(
-                client: client, services: services.cache, replicas: replicas.cache,
+                client: client, services: services.cache, replicas: replicas.cache, priorityClasses: priorityClasses.cache,
                 events: EventRecorder(client: client, source: "inferenceservice-controller", logger: logger),
-                desired: desired, logger: logger),
+                desired: desired, load: load, logger: logger),
             workers: 2, logger: logger)
         serviceController.watch(services)
         serviceController.watch(replicas, keys: Controller.ownerKeys(ofKind: InferenceService.kind))
+        // A class appearing (or changing) can unblock a service waiting for it, or set the default.
+        let serviceCache = services.cache
+        serviceController.watch(priorityClasses, keys: { _ in serviceCache.list().map(\.metadata.key) })
 
         let replicaCache = replicas.cache
         let unscheduled: @Sendable () -> [String] = {
@@ -65,6 +75,6 @@ public final class ControllerManager: Service {
         scheduler.watch(replicas, keys: { replica in [replica.metadata.key] + unscheduled() })
         scheduler.watch(nodes, keys: { _ in unscheduled() })
 
-        return [services, replicas, nodes, serviceController, scheduler]
+        return [services, replicas, nodes, priorityClasses, serviceController, scheduler]
     }
 }

@@ -25,19 +25,27 @@ public struct InferenceServiceReconciler: Reconciler {
     let client: APIClient
     let services: ObjectCache<InferenceService>
     let replicas: ObjectCache<Replica>
+    let priorityClasses: ObjectCache<PriorityClass>
     let events: EventRecorder
     let desired: any DesiredReplicasSource
+    let load: any ReplicaLoadSource
     let expectations: Expectations
     let logger: Logger
 
+    /// - Parameters:
+    ///   - priorityClasses: resolves `priorityClassName` into each new replica's priority.
+    ///   - load: in-flight requests and cache value per replica, for choosing whom a scale-down removes.
     public init(client: APIClient, services: ObjectCache<InferenceService>, replicas: ObjectCache<Replica>,
-                events: EventRecorder, desired: any DesiredReplicasSource = SpecReplicas(),
+                priorityClasses: ObjectCache<PriorityClass>, events: EventRecorder,
+                desired: any DesiredReplicasSource = SpecReplicas(), load: any ReplicaLoadSource = NoReplicaLoad(),
                 logger: Logger = Logger(label: "swell.controller.inferenceservice")) {
         self.client = client
         self.services = services
         self.replicas = replicas
+        self.priorityClasses = priorityClasses
         self.events = events
         self.desired = desired
+        self.load = load
         self.expectations = Expectations()
         self.logger = logger
     }
@@ -74,15 +82,17 @@ public struct InferenceServiceReconciler: Reconciler {
         let hash = template.hash
         let desiredCount = desired.desiredReplicas(for: service)
         let plan = RolloutPlanner.plan(desired: desiredCount, rollout: service.spec.rollout,
-                                       replicas: live.map { Self.snapshot($0, currentHash: hash) })
+                                       replicas: live.map { Self.snapshot($0, currentHash: hash, load: load.load(of: $0.metadata.key)) })
+        let priority = PriorityResolution.resolve(service.spec.priorityClassName, classes: priorityClasses.list())
 
         var created: [String] = []
-        for _ in 0..<plan.create {
-            let replica = template.makeReplica(for: service)
-            let stored = try await client.create(replica)
-            created.append(stored.metadata.name)
-            expectations.expect(owner: key, creations: [stored.metadata.name])
-            await events.normal(service, reason: "SuccessfulCreate", message: "Created replica \(stored.metadata.name)")
+        if case .resolved(let resolved) = priority {
+            for _ in 0..<plan.create {
+                let stored = try await client.create(template.makeReplica(for: service, priority: resolved))
+                created.append(stored.metadata.name)
+                expectations.expect(owner: key, creations: [stored.metadata.name])
+                await events.normal(service, reason: "SuccessfulCreate", message: "Created replica \(stored.metadata.name)")
+            }
         }
         for victim in plan.delete {
             guard let replica = live.first(where: { $0.metadata.name == victim }) else { continue }
@@ -98,7 +108,8 @@ public struct InferenceServiceReconciler: Reconciler {
             ])
         }
 
-        let status = ServiceStatusCalculator.status(of: service, replicas: mine, desired: desiredCount, now: .now())
+        let status = ServiceStatusCalculator.status(of: service, replicas: mine, desired: desiredCount,
+                                                    creationProblem: plan.create > 0 ? priority.problem : nil, now: .now())
         if status != service.status {
             var updated = service
             updated.status = status
@@ -124,7 +135,7 @@ public struct InferenceServiceReconciler: Reconciler {
         }
     }
 
-    static func snapshot(_ replica: Replica, currentHash: String) -> ReplicaSnapshot {
+    static func snapshot(_ replica: Replica, currentHash: String, load: ReplicaLoad?) -> ReplicaSnapshot {
         let state: ReplicaSnapshot.State = switch replica.status?.phase {
         case .ready: .ready
         case .starting: .starting
@@ -133,7 +144,8 @@ public struct InferenceServiceReconciler: Reconciler {
         case .pending, nil: replica.spec.nodeName == nil ? .unscheduled : .pending
         }
         return ReplicaSnapshot(name: replica.metadata.name, isCurrent: replica.spec.templateHash == currentHash,
-                               state: state, age: replica.metadata.creationTimestamp?.secondsSince1970 ?? 0)
+                               state: state, age: replica.metadata.creationTimestamp?.secondsSince1970 ?? 0,
+                               inFlightRequests: load?.inFlightRequests, prefixCacheValue: load?.prefixCacheValue)
     }
 
     static func split(_ key: String) -> (namespace: String?, name: String) {

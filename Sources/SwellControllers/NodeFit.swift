@@ -14,6 +14,17 @@ public enum NodeFit {
             self.cpuMillis = cpuMillis
             self.memoryBytes = memoryBytes
         }
+
+        public static let zero = Capacity(cpuMillis: 0, memoryBytes: 0)
+
+        public static func + (lhs: Capacity, rhs: Capacity) -> Capacity {
+            Capacity(cpuMillis: lhs.cpuMillis + rhs.cpuMillis, memoryBytes: lhs.memoryBytes + rhs.memoryBytes)
+        }
+
+        /// Whether `request` fits in `self` (the allocatable) once `used` is taken.
+        public func fits(_ request: Capacity, after used: Capacity) -> Bool {
+            request.cpuMillis <= cpuMillis - used.cpuMillis && request.memoryBytes <= memoryBytes - used.memoryBytes
+        }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -37,19 +48,46 @@ public enum NodeFit {
         node.status?.conditions?[type: "Ready"]?.status == .true
     }
 
+    public static func priority(of replica: Replica) -> Int32 {
+        replica.spec.priority ?? 0
+    }
+
+    /// A bound replica holds its requests until it has finished (a deleted one still draining
+    /// holds them too).
+    public static func holdsResources(_ replica: Replica) -> Bool {
+        guard replica.spec.nodeName != nil else { return false }
+        if let phase = replica.status?.phase, phase == .succeeded || phase == .failed { return false }
+        return true
+    }
+
     /// Requests of the replicas bound to each node that still hold their share (not finished).
     public static func used(by replicas: [Replica]) -> [String: Capacity] {
         var used: [String: Capacity] = [:]
-        for replica in replicas {
+        for replica in replicas where holdsResources(replica) {
             guard let node = replica.spec.nodeName else { continue }
-            if let phase = replica.status?.phase, phase == .succeeded || phase == .failed { continue }
-            let request = requests(of: replica)
-            var total = used[node] ?? Capacity(cpuMillis: 0, memoryBytes: 0)
-            total.cpuMillis += request.cpuMillis
-            total.memoryBytes += request.memoryBytes
-            used[node] = total
+            used[node, default: .zero] = used[node, default: .zero] + requests(of: replica)
         }
         return used
+    }
+
+    /// Per node, the requests of unbound replicas nominated there (waiting for their preemption
+    /// victims to leave) that `replica` must leave room for: those of at least its priority, as
+    /// kube-scheduler counts nominated pods. Without this the victims' own replacements would
+    /// take the room the preemption made.
+    public static func nominated(for replica: Replica, in replicas: [Replica]) -> [String: Capacity] {
+        var reserved: [String: Capacity] = [:]
+        let priority = priority(of: replica)
+        for other in replicas where other.metadata.key != replica.metadata.key {
+            guard other.spec.nodeName == nil, !other.metadata.isBeingDeleted, let node = other.status?.nominatedNodeName,
+                  Self.priority(of: other) >= priority else { continue }
+            reserved[node, default: .zero] = reserved[node, default: .zero] + requests(of: other)
+        }
+        return reserved
+    }
+
+    /// Whether the scheduler may consider the node at all, before resources.
+    static func isEligible(_ node: Node) -> Bool {
+        !node.metadata.isBeingDeleted && isReady(node) && node.spec?.unschedulable != true
     }
 
     public static func decide(_ replica: Replica, nodes: [Node], used: [String: Capacity]) -> Decision {
@@ -61,7 +99,7 @@ public enum NodeFit {
             guard !node.metadata.isBeingDeleted, isReady(node) else { notReady += 1; continue }
             guard node.spec?.unschedulable != true else { unschedulable += 1; continue }
             let allocatable = allocatable(of: node)
-            let taken = used[node.metadata.name] ?? Capacity(cpuMillis: 0, memoryBytes: 0)
+            let taken = used[node.metadata.name] ?? .zero
             let freeCPU = allocatable.cpuMillis - taken.cpuMillis
             let freeMemory = allocatable.memoryBytes - taken.memoryBytes
             tightestCPU = max(tightestCPU ?? freeCPU, freeCPU)

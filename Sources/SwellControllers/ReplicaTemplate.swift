@@ -38,8 +38,11 @@ public struct ReplicaTemplate: Sendable, Hashable {
         return String(String(value, radix: 16).suffix(10))
     }
 
-    /// A new Replica of `service` (not yet scheduled), named `<service>-<hash5>-<random5>`.
-    public func makeReplica(for service: InferenceService, suffix: String = ReplicaTemplate.randomSuffix()) -> Replica {
+    /// A new Replica of `service` (not yet scheduled), named `<service>-<hash5>-<random5>`, with
+    /// the priority its class resolved to (the class name filled in when it came from the
+    /// global default).
+    public func makeReplica(for service: InferenceService, priority: ResolvedPriority,
+                            suffix: String = ReplicaTemplate.randomSuffix()) -> Replica {
         let hash = self.hash
         var labels = service.metadata.labels ?? [:]
         labels[Self.serviceLabel] = service.metadata.name
@@ -49,7 +52,8 @@ public struct ReplicaTemplate: Sendable, Hashable {
         let metadata = ObjectMeta(name: "\(service.metadata.name)-\(hash.prefix(5))-\(suffix)",
                                   namespace: service.metadata.namespace, labels: labels, ownerReferences: [owner])
         let spec = ReplicaSpec(serviceName: service.metadata.name, model: model, engine: engine, resources: resources,
-                               priorityClassName: priorityClassName, templateHash: hash)
+                               priorityClassName: priority.className, priority: priority.value,
+                               preemptionPolicy: priority.preemptionPolicy, templateHash: hash)
         return Replica(metadata: metadata, spec: spec, status: ReplicaStatus(phase: .pending))
     }
 

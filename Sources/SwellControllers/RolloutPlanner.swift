@@ -15,12 +15,19 @@ public struct ReplicaSnapshot: Sendable, Hashable {
     public var state: State
     /// Creation order (larger = newer); ties broken by name.
     public var age: Int64
+    /// Requests running or waiting in it; nil: unknown.
+    public var inFlightRequests: Double?
+    /// What its prefix cache is worth (larger = warmer); nil: unknown.
+    public var prefixCacheValue: Double?
 
-    public init(name: String, isCurrent: Bool, state: State, age: Int64) {
+    public init(name: String, isCurrent: Bool, state: State, age: Int64, inFlightRequests: Double? = nil,
+                prefixCacheValue: Double? = nil) {
         self.name = name
         self.isCurrent = isCurrent
         self.state = state
         self.age = age
+        self.inFlightRequests = inFlightRequests
+        self.prefixCacheValue = prefixCacheValue
     }
 
     public var isReady: Bool { state == .ready }
@@ -74,11 +81,18 @@ public enum RolloutPlanner {
         return plan
     }
 
-    /// Least useful first: failed, unscheduled, pending, starting, then Ready; newest first
-    /// within a state (the oldest replicas have the warmest caches).
+    /// Least useful first: failed, unscheduled, pending, starting, then Ready; within a state the
+    /// fewest in-flight requests (the cheapest drain), then the least valuable prefix cache, then
+    /// the newest (old replicas have warm caches). An unknown figure sorts as the largest, so a
+    /// replica known to be idle goes before one that may be busy, and with no figures at all
+    /// the order is by age.
     static func removalOrder(_ replicas: [ReplicaSnapshot]) -> [ReplicaSnapshot] {
         replicas.sorted { a, b in
             if a.state != b.state { return a.state < b.state }
+            let inFlight = (a.inFlightRequests ?? .infinity, b.inFlightRequests ?? .infinity)
+            if inFlight.0 != inFlight.1 { return inFlight.0 < inFlight.1 }
+            let cache = (a.prefixCacheValue ?? .infinity, b.prefixCacheValue ?? .infinity)
+            if cache.0 != cache.1 { return cache.0 < cache.1 }
             if a.age != b.age { return a.age > b.age }
             return a.name > b.name
         }

@@ -35,6 +35,7 @@ struct ValidationTests {
         "autoscaling: {minReplicas: 0, maxReplicas: 2, scaleToZero: {enabled: true}}",
         "autoscaling:\n  minReplicas: 1\n  maxReplicas: 4\n  metrics:\n    - {type: CPU, targetAverageUtilization: 70}\n    - {type: QueueLength, targetPerReplica: 4}\n    - {type: KVCacheUsage, targetAverage: 0.8}",
         "autoscaling:\n  maxReplicas: 3\n  behavior:\n    scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Percent, value: 100, periodSeconds: 15}]}\n    scaleDown: {stabilizationWindowSeconds: 300, selectPolicy: Min, policies: [{type: Pods, value: 1, periodSeconds: 60}]}",
+        "autoscaling:\n  maxReplicas: 3\n  behavior:\n    scaleUp: {tolerance: 0.05}\n    scaleDown: {tolerance: 0.2}",
         "resources: {requests: {cpu: 250m, memory: 512Mi}, limits: {cpu: \"1\", memory: 1Gi}}",
         "resources: {limits: {cpu: 2}}",
         "engine: {threads: 2, kvCacheTokens: 4096, blockSize: 32, maxBatchTokens: 256}",
@@ -70,6 +71,10 @@ struct ValidationTests {
         ("autoscaling:\n  maxReplicas: 2\n  behavior:\n    scaleUp: {policies: [{type: Pods, value: 0, periodSeconds: 4000}]}", [
             "10: spec.autoscaling.behavior.scaleUp.policies[0].value: must be greater than 0",
             "10: spec.autoscaling.behavior.scaleUp.policies[0].periodSeconds: must be between 1 and 1800",
+        ]),
+        ("autoscaling:\n  maxReplicas: 2\n  behavior:\n    scaleUp: {tolerance: 1.5}\n    scaleDown: {tolerance: -0.1}", [
+            "10: spec.autoscaling.behavior.scaleUp.tolerance: must be between 0 and 1",
+            "11: spec.autoscaling.behavior.scaleDown.tolerance: must be between 0 and 1",
         ]),
         ("rollout: {maxSurge: 0, maxUnavailable: 0}", ["7: spec.rollout.maxUnavailable: may not be 0 when maxSurge is 0"]),
         ("routing:\n  maxConcurrencyPerReplica: 0\n  loadFactor: 0.5\n  affinityPrefixBytes: 8\n  queue: {timeoutSeconds: 0, limits: {batch: -1}}", [

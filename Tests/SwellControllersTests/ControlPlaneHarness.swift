@@ -84,6 +84,22 @@ final class ControlPlaneHarness: Sendable {
         Issue.record("could not update \(replica) for conflicts")
     }
 
+    /// Adds the agent's finalizer, as the agent does before it starts a replica, so a deleted
+    /// replica stays (holding its node's resources) until `finishDeletions`.
+    func addAgentFinalizer(_ replica: String) async throws {
+        for _ in 0..<20 {
+            var current = try await client.get(Replica.self, namespace: "default", name: replica)
+            current.metadata.finalizers = ["swell.dev/agent"]
+            do {
+                _ = try await client.update(current)
+                return
+            } catch let error as Status where error.code == 409 {
+                continue
+            }
+        }
+        Issue.record("could not add a finalizer to \(replica) for conflicts")
+    }
+
     /// Removes replicas being deleted, as the agent does once their process has stopped.
     func finishDeletions() async throws {
         for replica in try await client.list(Replica.self, namespace: "default").items where replica.metadata.isBeingDeleted {
@@ -117,10 +133,11 @@ func eventually(_ description: Comment, timeout: Duration = .seconds(30), source
     throw CancellationError()
 }
 
-func chatService(_ name: String = "chat", replicas: Int = 1, threads: Int = 1, cpu: String? = nil) -> InferenceService {
+func chatService(_ name: String = "chat", replicas: Int = 1, threads: Int = 1, cpu: String? = nil,
+                 priorityClass: String? = nil) -> InferenceService {
     InferenceService(
         metadata: ObjectMeta(name: name, namespace: "default"),
         spec: InferenceServiceSpec(model: ModelSpec(path: "/models/\(name).gguf"), engine: EngineSpec(threads: threads),
                                    resources: cpu.map { ResourceRequirements(requests: ["cpu": try! Quantity($0)]) },
-                                   replicas: replicas))
+                                   priorityClassName: priorityClass, replicas: replicas))
 }

@@ -90,4 +90,37 @@ struct RolloutPlannerTests {
         #expect(replicas.count == desired)
         #expect(replicas.allSatisfy { $0.isCurrent && $0.isReady })
     }
+
+    struct RemovalCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// (name, state, age, in-flight, cache value)
+        var replicas: [(String, ReplicaSnapshot.State, Int64, Double?, Double?)]
+        var order: [String]
+        var testDescription: String { name }
+    }
+
+    static let removalCases: [RemovalCase] = [
+        RemovalCase(name: "not Ready first, however idle the Ready ones",
+                    replicas: [("idle", .ready, 1, 0, 0), ("starting", .starting, 2, nil, nil)], order: ["starting", "idle"]),
+        RemovalCase(name: "then the fewest in-flight requests",
+                    replicas: [("a", .ready, 1, 3, 0), ("b", .ready, 2, 1, 0), ("c", .ready, 3, 2, 0)], order: ["b", "c", "a"]),
+        RemovalCase(name: "then the least valuable prefix cache",
+                    replicas: [("warm", .ready, 1, 1, 500), ("cold", .ready, 2, 1, 100)], order: ["cold", "warm"]),
+        RemovalCase(name: "then the newest",
+                    replicas: [("old", .ready, 1, 1, 100), ("new", .ready, 2, 1, 100)], order: ["new", "old"]),
+        RemovalCase(name: "a replica known to be idle goes before one whose load is unknown",
+                    replicas: [("unknown", .ready, 2, nil, nil), ("known", .ready, 1, 4, 9)], order: ["known", "unknown"]),
+        RemovalCase(name: "no load figures at all: by age, newest first",
+                    replicas: [("a", .ready, 1, nil, nil), ("c", .ready, 3, nil, nil), ("b", .ready, 2, nil, nil)], order: ["c", "b", "a"]),
+    ]
+
+    @Test(arguments: removalCases)
+    func removalOrder(_ item: RemovalCase) {
+        let snapshots = item.replicas.map {
+            ReplicaSnapshot(name: $0.0, isCurrent: true, state: $0.1, age: $0.2, inFlightRequests: $0.3, prefixCacheValue: $0.4)
+        }
+        #expect(RolloutPlanner.removalOrder(snapshots).map(\.name) == item.order)
+        // And a scale-down to one removes them in that order.
+        #expect(RolloutPlanner.plan(desired: 1, rollout: nil, replicas: snapshots).delete == Array(item.order.dropLast()))
+    }
 }

@@ -29,7 +29,9 @@ public struct AutoscalingSpec: Sendable, Hashable, Codable {
         scaleToZero = try container.decodeIfPresent(ScaleToZeroSpec.self, forKey: .scaleToZero)
     }
 
-    mutating func applyDefaults() {
+    /// The server's defaults; public so the autoscaler can evaluate a spec built in code the
+    /// same way it evaluates a stored one.
+    public mutating func applyDefaults() {
         minReplicas = minReplicas ?? 1
         if metrics?.isEmpty ?? true {
             metrics = [MetricSpec(type: .cpu, targetAverageUtilization: 80)]
@@ -188,11 +190,15 @@ public struct ScalingRules: Sendable, Hashable, Codable {
     public var stabilizationWindowSeconds: Int?
     public var selectPolicy: SelectPolicy?
     public var policies: [ScalingPolicy]?
+    /// Tolerance for this direction only, overriding `AutoscalingSpec.tolerance`, as HPA's
+    /// `behavior.scaleUp.tolerance`: e.g. 0.05 up and 0.2 down scales up eagerly and down lazily.
+    public var tolerance: Double?
 
-    public init(stabilizationWindowSeconds: Int? = nil, selectPolicy: SelectPolicy? = nil, policies: [ScalingPolicy]? = nil) {
+    public init(stabilizationWindowSeconds: Int? = nil, selectPolicy: SelectPolicy? = nil, policies: [ScalingPolicy]? = nil, tolerance: Double? = nil) {
         self.stabilizationWindowSeconds = stabilizationWindowSeconds
         self.selectPolicy = selectPolicy
         self.policies = policies
+        self.tolerance = tolerance
     }
 
     func validate(_ path: FieldPath) -> [FieldError] {
@@ -202,6 +208,9 @@ public struct ScalingRules: Sendable, Hashable, Codable {
         }
         for (index, policy) in (policies ?? []).enumerated() {
             errors += policy.validate(path.child("policies").index(index))
+        }
+        if let tolerance, !(0...1).contains(tolerance) {
+            errors.append(.invalid(path.child("tolerance").description, "must be between 0 and 1"))
         }
         return errors
     }

@@ -60,12 +60,15 @@ public struct ReplicaSpec: Sendable, Hashable, Codable {
     public var priorityClassName: String?
     /// Resolved from the priority class when the replica is created.
     public var priority: Int32?
+    /// Copied from the priority class with `priority`: `Never` keeps this replica from
+    /// preempting others when it fits nowhere.
+    public var preemptionPolicy: PriorityClass.PreemptionPolicy?
     /// A fixed port; nil lets the agent pick a free one.
     public var port: Int?
     /// Hash of the service's template that produced this replica, for rolling updates.
     public var templateHash: String?
 
-    public init(serviceName: String, nodeName: String? = nil, model: ModelSpec, engine: EngineSpec? = nil, resources: ResourceRequirements? = nil, priorityClassName: String? = nil, priority: Int32? = nil, port: Int? = nil, templateHash: String? = nil) {
+    public init(serviceName: String, nodeName: String? = nil, model: ModelSpec, engine: EngineSpec? = nil, resources: ResourceRequirements? = nil, priorityClassName: String? = nil, priority: Int32? = nil, preemptionPolicy: PriorityClass.PreemptionPolicy? = nil, port: Int? = nil, templateHash: String? = nil) {
         self.serviceName = serviceName
         self.nodeName = nodeName
         self.model = model
@@ -73,6 +76,7 @@ public struct ReplicaSpec: Sendable, Hashable, Codable {
         self.resources = resources
         self.priorityClassName = priorityClassName
         self.priority = priority
+        self.preemptionPolicy = preemptionPolicy
         self.port = port
         self.templateHash = templateHash
     }
@@ -86,6 +90,7 @@ public struct ReplicaSpec: Sendable, Hashable, Codable {
         resources = try container.decodeIfPresent(ResourceRequirements.self, forKey: .resources)
         priorityClassName = try container.decodeIfPresent(String.self, forKey: .priorityClassName)
         priority = try container.decodeIfPresent(Int32.self, forKey: .priority)
+        preemptionPolicy = try container.decodeIfPresent(PriorityClass.PreemptionPolicy.self, forKey: .preemptionPolicy)
         port = try container.decodeIfPresent(Int.self, forKey: .port)
         templateHash = try container.decodeIfPresent(String.self, forKey: .templateHash)
     }
@@ -116,8 +121,11 @@ public struct ReplicaStatus: Sendable, Hashable, Codable {
     public var memoryBytes: Int64?
     /// How the agent enforces `qosClass` on the running engine.
     public var qos: QoSEnforcement?
+    /// The node the scheduler is freeing for this replica by preempting lower-priority ones; it
+    /// binds once their requests are released (Kubernetes' `status.nominatedNodeName`).
+    public var nominatedNodeName: String?
 
-    public init(phase: Phase? = nil, qosClass: QoSClass? = nil, pid: Int? = nil, port: Int? = nil, endpoint: String? = nil, restarts: Int? = nil, reason: String? = nil, message: String? = nil, startTime: Timestamp? = nil, conditions: [Condition]? = nil, cpuSeconds: Double? = nil, memoryBytes: Int64? = nil, qos: QoSEnforcement? = nil) {
+    public init(phase: Phase? = nil, qosClass: QoSClass? = nil, pid: Int? = nil, port: Int? = nil, endpoint: String? = nil, restarts: Int? = nil, reason: String? = nil, message: String? = nil, startTime: Timestamp? = nil, conditions: [Condition]? = nil, cpuSeconds: Double? = nil, memoryBytes: Int64? = nil, qos: QoSEnforcement? = nil, nominatedNodeName: String? = nil) {
         self.phase = phase
         self.qosClass = qosClass
         self.pid = pid
@@ -131,6 +139,7 @@ public struct ReplicaStatus: Sendable, Hashable, Codable {
         self.cpuSeconds = cpuSeconds
         self.memoryBytes = memoryBytes
         self.qos = qos
+        self.nominatedNodeName = nominatedNodeName
     }
 }
 
