@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "SwellAPI",
                 "SwellClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -28,6 +28,14 @@ public final class LateValue<Value: Sendable>: Sendable {
         finish(with: nil, state: .abandoned)
     }
 
+    /// The value if it is known now, without waiting.
+    public var current: Value? {
+        inner.withLock { inner in
+            if case .set(let value) = inner.state { return value }
+            return nil
+        }
+    }
+
     /// The value, waiting for it if needed; nil when abandoned or when the waiting task is cancelled.
     public func value() async -> Value? {
         let id = inner.withLock { inner in

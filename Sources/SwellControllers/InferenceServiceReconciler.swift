@@ -29,6 +29,7 @@ public struct InferenceServiceReconciler: Reconciler {
     let events: EventRecorder
     let desired: any DesiredReplicasSource
     let load: any ReplicaLoadSource
+    let routerURL: LateValue<String>?
     let expectations: Expectations
     let logger: Logger
 
@@ -38,7 +39,7 @@ public struct InferenceServiceReconciler: Reconciler {
     public init(client: APIClient, services: ObjectCache<InferenceService>, replicas: ObjectCache<Replica>,
                 priorityClasses: ObjectCache<PriorityClass>, events: EventRecorder,
                 desired: any DesiredReplicasSource = SpecReplicas(), load: any ReplicaLoadSource = NoReplicaLoad(),
-                logger: Logger = Logger(label: "swell.controller.inferenceservice")) {
+                routerURL: LateValue<String>? = nil, logger: Logger = Logger(label: "swell.controller.inferenceservice")) {
         self.client = client
         self.services = services
         self.replicas = replicas
@@ -46,6 +47,7 @@ public struct InferenceServiceReconciler: Reconciler {
         self.events = events
         self.desired = desired
         self.load = load
+        self.routerURL = routerURL
         self.expectations = Expectations()
         self.logger = logger
     }
@@ -109,7 +111,8 @@ public struct InferenceServiceReconciler: Reconciler {
         }
 
         let status = ServiceStatusCalculator.status(of: service, replicas: mine, desired: desiredCount,
-                                                    creationProblem: plan.create > 0 ? priority.problem : nil, now: .now())
+                                                    creationProblem: plan.create > 0 ? priority.problem : nil,
+                                                    routerURL: routerURL?.current, now: .now())
         if status != service.status {
             var updated = service
             updated.status = status

@@ -14,8 +14,10 @@ public enum ServiceStatusCalculator {
     ///   - replicas: the service's replicas, including those being deleted.
     ///   - creationProblem: why replicas the service needs cannot be created (an unknown
     ///     priority class), shown as `ReplicaFailure` with reason `FailedCreate`.
+    /// - Parameter routerURL: where the service is served when a router runs; without one, the
+    ///   endpoint is a Ready replica's.
     public static func status(of service: InferenceService, replicas: [Replica], desired: Int,
-                              creationProblem: String? = nil, now: Timestamp) -> InferenceServiceStatus {
+                              creationProblem: String? = nil, routerURL: String? = nil, now: Timestamp) -> InferenceServiceStatus {
         let hash = ReplicaTemplate(service: service).hash
         let live = replicas.filter { !$0.metadata.isBeingDeleted }
         let ready = live.filter { $0.status?.phase == .ready }
@@ -29,8 +31,8 @@ public enum ServiceStatusCalculator {
         status.readyReplicas = ready.count
         status.updatedReplicas = current.count
         status.desiredReplicas = desired
-        // The first Ready replica by name, so the endpoint does not flap between equals.
-        status.endpoint = ready.sorted { $0.metadata.name < $1.metadata.name }.first?.status?.endpoint
+        // Else the first Ready replica by name, so the endpoint does not flap between equals.
+        status.endpoint = routerURL ?? ready.sorted { $0.metadata.name < $1.metadata.name }.first?.status?.endpoint
 
         var conditions: [Condition] = []
         let preempted = preemptedCondition(previous: previous.conditions?[type: "Preempted"], replicas: replicas, live: live)

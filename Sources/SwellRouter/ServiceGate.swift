@@ -32,7 +32,8 @@ final class ServiceGate: Sendable {
 
     let service: String
     private let state: Mutex<State>
-    /// Told, at most once a second, that requests wait while no replica is routable.
+    /// Told, at most once a second, that requests wait while no replica is routable or that a
+    /// queue has just formed — the autoscaler's cue to evaluate the service now.
     private let onDemand: @Sendable (String) -> Void
 
     init(service: String, settings: ServiceAdmission.Settings, onDemand: @escaping @Sendable (String) -> Void) {
@@ -80,7 +81,10 @@ final class ServiceGate: Sendable {
                         resumes.append((continuation, .shed(seconds)))
                     case .queued:
                         state.waiters[id] = continuation
-                        if state.admission.routable.isEmpty, state.lastDemand.map({ now - $0 >= .seconds(1) }) ?? true {
+                        // Demand the replicas cannot take: none is routable, or a queue just formed.
+                        let queuedNow = state.admission.queued.values.reduce(0, +)
+                        if state.admission.routable.isEmpty || queuedNow == 1,
+                           state.lastDemand.map({ now - $0 >= .seconds(1) }) ?? true {
                             state.lastDemand = now
                             demand = true
                         }

@@ -123,10 +123,3 @@ struct UpstreamProxy: Sendable {
         return error.response
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}

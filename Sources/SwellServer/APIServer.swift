@@ -18,6 +18,9 @@ public struct APIServer: Service {
         public var maxBodySize: Int
         /// Watches end after this long unless the client asks for `timeoutSeconds`; clients re-watch.
         public var defaultWatchTimeout: Duration
+        /// More Prometheus text served on `/metrics` after the API server's own: the metrics of
+        /// the controllers running in the same process.
+        public var additionalMetrics: @Sendable () -> String
         public var onServerRunning: @Sendable (Int) async -> Void
 
         public init(
@@ -25,12 +28,14 @@ public struct APIServer: Service {
             port: Int = 7070,
             maxBodySize: Int = 4 << 20,
             defaultWatchTimeout: Duration = .seconds(1800),
+            additionalMetrics: @escaping @Sendable () -> String = { "" },
             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
         ) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
             self.defaultWatchTimeout = defaultWatchTimeout
+            self.additionalMetrics = additionalMetrics
             self.onServerRunning = onServerRunning
         }
     }
@@ -66,6 +71,7 @@ public struct APIServer: Service {
         router.add(middleware: StatusErrorMiddleware(logger: logger))
         let store = self.store
         let metrics = self.metrics
+        let additionalMetrics = configuration.additionalMetrics
 
         router.get("/healthz") { _, _ in Self.plain("ok") }
         router.get("/livez") { _, _ in Self.plain("ok") }
@@ -82,7 +88,8 @@ public struct APIServer: Service {
             if let revision = try? await store.currentRevision() { metrics.setRevision(revision) }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+            return Response(status: .ok, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition() + additionalMetrics())))
         }
         router.get("/sd/replicas") { _, _ in
             let replicas = try await store.list(Replica.self, namespace: nil, selector: .everything).items

@@ -7,6 +7,7 @@ import SwellControllers
 import SwellRouter
 import SwellServer
 import SwellStore
+import Synchronization
 
 /// Everything one `swell server` process runs, built from its options.
 ///
@@ -44,12 +45,21 @@ struct ServerAssembly {
         store = try SQLiteStore(path: Self.databasePath(dataDirectory: options.dataDirectory), logger: logger.child("store"))
         let listen = options.listen
         let apiURL = self.apiURL
+        // The router and the autoscaler need each other: the autoscaler reads the router's queues,
+        // the router wakes the autoscaler. The router is made second, so it is handed over late.
+        let routerDemand = RouterDemand()
+        let routerURL = LateValue<String>()
+        let controllers = options.runControllers
+            ? ControllerManager(apiURL: apiURL, demand: routerDemand, routerURL: options.router == nil ? nil : routerURL,
+                                logger: logger.child("controllers"))
+            : nil
         let apiServer = APIServer(
             store: store,
             configuration: .init(
                 host: listen.host,
                 port: listen.port,
                 maxBodySize: options.maxBodySize,
+                additionalMetrics: { controllers?.autoscalerMetrics.exposition() ?? "" },
                 onServerRunning: { port in
                     apiURL.set(listen.clientURL(port: port))
                     await onListening(listen.url(port: port))
@@ -58,16 +68,22 @@ struct ServerAssembly {
             logger: logger.child("apiserver")
         )
         var services: [any Service] = [apiServer]
-        if options.runControllers {
-            services.append(ControllerManager(apiURL: apiURL, logger: logger.child("controllers")))
+        if let controllers {
+            services.append(controllers)
         }
         if let address = options.router {
             // After the controllers, so it stops before them: in-flight responses finish first.
-            services.append(RouterService(
+            let router = RouterService(
                 apiURL: apiURL,
                 configuration: .init(host: address.host, port: address.port, maxBodySize: options.maxBodySize,
-                                     onServerRunning: { port in await onRouterListening(address.url(port: port)) }),
-                logger: logger.child("router")))
+                                     onServerRunning: { port in
+                                         routerURL.set(address.clientURL(port: port))
+                                         await onRouterListening(address.url(port: port))
+                                     }),
+                onDemand: { key in controllers?.wake(service: key) },
+                logger: logger.child("router"))
+            routerDemand.attach(router)
+            services.append(router)
         }
         if let agent = options.agent {
             // Last in the list, so it stops first: engines are drained while the API still answers.
@@ -79,6 +95,20 @@ struct ServerAssembly {
     /// Releases what outlives the services: the store file and its lock.
     func close() throws {
         try store.close()
+    }
+}
+
+/// The router's view of each service's demand, for the autoscaler in the same process.
+final class RouterDemand: ServiceDemandSource {
+    private let router = Mutex<RouterService?>(nil)
+
+    func attach(_ router: RouterService) {
+        self.router.withLock { $0 = router }
+    }
+
+    func demand(for service: String) -> ServiceDemand? {
+        guard let statistics = router.withLock({ $0 })?.statistics(service: service) else { return nil }
+        return ServiceDemand(queued: Double(statistics.queued.values.reduce(0, +)), lastRequest: statistics.lastRequest)
     }
 }
 

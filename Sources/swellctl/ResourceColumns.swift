@@ -1,3 +1,4 @@
+import Foundation
 import SwellAPI
 
 /// A kind `swellctl` can print: the columns `get` shows and the summary `describe` leads with.
@@ -65,7 +66,41 @@ extension InferenceService: CLIResource {
             lines.append((label: "Autoscaling", value: "\(autoscaling.minReplicas ?? 1)..\(autoscaling.maxReplicas) replicas on "
                 + (autoscaling.metrics ?? []).map(\.type.rawValue).joined(separator: ", ")))
         }
+        guard let autoscaler = status?.autoscaler else { return lines }
+        if let metrics = autoscaler.currentMetrics, !metrics.isEmpty {
+            lines.append((label: "Scaling Metrics", value: metrics.map(Self.describe).joined(separator: "\n")))
+        }
+        if autoscaler.burst == true {
+            lines.append((label: "Burst", value: "yes: the short-window queue is over twice its target"))
+        }
+        if let time = autoscaler.lastScaleTime {
+            lines.append((label: "Last Scale Time", value: time.description))
+        }
+        if let decisions = autoscaler.recentDecisions ?? autoscaler.lastDecision.map({ [$0] }), !decisions.isEmpty {
+            // Newest first, as someone asking "why this count?" reads them.
+            lines.append((label: "Scaling Decisions",
+                          value: decisions.reversed().map { "\($0.time)  [\($0.reason)] \($0.message)" }.joined(separator: "\n")))
+        }
         return lines
+    }
+
+    static var summarizedStatusFields: Set<String> { ["autoscaler"] }
+
+    /// `QueueLength 6 (target 4 per replica) → 5 replicas`.
+    private static func describe(_ metric: MetricValue) -> String {
+        let unit = switch metric.type {
+        case .cpu: "% of the CPU request"
+        case .queueLength: " per replica"
+        case .kvCacheUsage: " of the KV cache"
+        }
+        let current = metric.current.map { number($0) } ?? "<unknown>"
+        let target = metric.target.map { number($0) } ?? "?"
+        let proposal = metric.proposedReplicas.map { " → \($0) replica\($0 == 1 ? "" : "s")" } ?? ""
+        return "\(metric.type.rawValue) \(current) (target \(target)\(unit))\(proposal)"
+    }
+
+    private static func number(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String(format: "%.2f", value)
     }
 }
 

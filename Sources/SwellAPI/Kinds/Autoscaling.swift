@@ -260,17 +260,24 @@ public struct ScaleToZeroSpec: Sendable, Hashable, Codable {
 
 /// What the autoscaler saw and decided, for `swellctl describe`.
 public struct AutoscalerStatus: Sendable, Hashable, Codable {
+    /// The count the autoscaler decided; the InferenceService controller works towards it.
+    public var desiredReplicas: Int?
     public var lastScaleTime: Timestamp?
     public var currentMetrics: [MetricValue]?
     public var lastDecision: ScalingDecision?
     /// The most recent decisions, newest last, bounded by the autoscaler.
     public var recentDecisions: [ScalingDecision]?
+    /// True while a burst (the short-window queue over twice its target) holds the service.
+    public var burst: Bool?
 
-    public init(lastScaleTime: Timestamp? = nil, currentMetrics: [MetricValue]? = nil, lastDecision: ScalingDecision? = nil, recentDecisions: [ScalingDecision]? = nil) {
+    public init(desiredReplicas: Int? = nil, lastScaleTime: Timestamp? = nil, currentMetrics: [MetricValue]? = nil,
+                lastDecision: ScalingDecision? = nil, recentDecisions: [ScalingDecision]? = nil, burst: Bool? = nil) {
+        self.desiredReplicas = desiredReplicas
         self.lastScaleTime = lastScaleTime
         self.currentMetrics = currentMetrics
         self.lastDecision = lastDecision
         self.recentDecisions = recentDecisions
+        self.burst = burst
     }
 }
 
