@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# A tour of what Swell does today: build, start `swell server` (API server, controllers and the
-# embedded node agent) on a free port with a scratch data directory, apply the chat example
-# (SmolLM2-135M, one replica), wait until its engine is Ready, ask it one question, scale it to
-# two replicas, then stop the server with SIGTERM and check that no engine process is left.
+# The Swell story on one 2-CPU node, end to end, with real SmolLM2 engines:
+#   1. start `swell server` (API server, controllers, autoscaler, router, node agent);
+#   2. a batch service takes both CPUs; a critical, autoscaled chat service arrives and preempts
+#      one batch replica;
+#   3. one chat completion through the router;
+#   4. a short load burst (`swellctl loadgen`) while `swellctl get isvc -w` shows the autoscaler
+#      taking chat to 2 replicas (preempting the other batch replica);
+#   5. the load stops: chat returns to 1 replica after its scale-down window and a batch replica
+#      comes back; `swellctl describe` explains every decision;
+#   6. SIGTERM: the server drains and stops every engine.
 # Any failure exits non-zero.
 #
 #   hack/demo.sh              # debug build (fast to build)
@@ -22,7 +28,9 @@ BIN="$(swift build -c "$CONFIGURATION" --show-bin-path)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/swell-demo.XXXXXX")"
 SERVER_PID=""
+WATCH_PID=""
 cleanup() {
+    [ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null || true
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -KILL "$SERVER_PID" 2>/dev/null || true
     fi
@@ -30,67 +38,91 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "swell server --listen 127.0.0.1:0 --data-dir $WORK/data"
+step "swell server on a 2-CPU node (API, controllers, autoscaler, router, agent)"
 "$BIN/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level warning \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
+    --cpu 2 --drain-grace-period 5 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 
-# The server prints its address once it listens; then /readyz says the store answers.
-SERVER=""
+# The server prints its addresses once it listens; then /readyz says the store answers.
+SERVER="" ROUTER=""
 for _ in $(seq 1 600); do
     SERVER="$(sed -n 's/^swell server listening on //p' "$WORK/server.out" | head -n 1)"
-    [ -n "$SERVER" ] && break
+    ROUTER="$(sed -n 's/^swell router listening on //p' "$WORK/server.out" | head -n 1)"
+    [ -n "$SERVER" ] && [ -n "$ROUTER" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; die "swell server exited before listening"; }
     sleep 0.1
 done
-[ -n "$SERVER" ] || die "swell server did not start listening"
+[ -n "$SERVER" ] && [ -n "$ROUTER" ] || die "swell server did not start listening"
 for _ in $(seq 1 100); do
     curl -fsS "$SERVER/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
 curl -fsS "$SERVER/readyz" >/dev/null || die "$SERVER/readyz is not ready"
-echo "listening on $SERVER"
+echo "API server on $SERVER, router on $ROUTER"
 export SWELL_SERVER="$SERVER"
-
+ctl() { "$BIN/swellctl" "$@"; }
 run() {
-    printf '\n$ %s\n' "$*"
-    "$@"
+    printf '\n$ swellctl %s\n' "$*"
+    ctl "$@"
 }
 
-step "apply the chat service (SmolLM2-135M-Instruct, 1 replica)"
-run "$BIN/swellctl" apply -f manifests/examples/chat.yaml
-
-ready_count() {
-    "$BIN/swellctl" get isvc chat -o json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("readyReplicas") or 0)'
+ready_count() { # service
+    ctl get isvc "$1" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("readyReplicas") or 0)'
 }
-wait_ready() { # count
-    for _ in $(seq 1 600); do
-        [ "$(ready_count)" -ge "$1" ] && return 0
+wait_for() { # description, seconds, command...
+    local what=$1 limit=$2
+    shift 2
+    for _ in $(seq 1 $((limit * 10))); do
+        "$@" && return 0
         sleep 0.1
     done
-    "$BIN/swellctl" get rep -o wide >&2
-    die "chat did not reach $1 Ready replicas"
+    ctl get isvc >&2 || true
+    ctl get rep -o wide >&2 || true
+    die "timed out after ${limit}s: $what"
 }
-started=$(date +%s%N)
-wait_ready 1
-echo "Ready after $(( ($(date +%s%N) - started) / 1000000 )) ms"
-run "$BIN/swellctl" get isvc chat
-run "$BIN/swellctl" get rep -o wide
+has_ready() { [ "$(ready_count "$1")" -eq "$2" ]; }
 
-step "one chat completion, straight to the replica"
-ENDPOINT=$("$BIN/swellctl" get rep -o json | python3 -c 'import json,sys; print([r["status"]["endpoint"] for r in json.load(sys.stdin)["items"] if r.get("status",{}).get("endpoint")][0])')
-echo "POST $ENDPOINT/v1/chat/completions"
-curl -fsS "$ENDPOINT/v1/chat/completions" -H 'content-type: application/json' \
-    -d '{"messages":[{"role":"user","content":"Write one sentence about the sea."}],"max_tokens":48,"temperature":0}' \
+step "priority classes, and a batch service that fills both CPUs"
+run apply -f manifests/examples/00-priorityclasses.yaml
+run apply -f manifests/demo/offline.yaml
+wait_for "offline has 2 Ready replicas" 120 has_ready offline 2
+run get rep -o wide
+
+step "a critical, autoscaled chat service arrives: it preempts a batch replica"
+run apply -f manifests/demo/chat.yaml
+wait_for "chat has 1 Ready replica" 120 has_ready chat 1
+wait_for "offline is down to 1 replica" 60 has_ready offline 1
+run get isvc
+run get rep -o wide
+printf '\n$ swellctl get events | grep Preempt\n'
+ctl get events | grep -E 'Preempt' || true
+
+step "one chat completion through the router"
+echo "POST $ROUTER/v1/chat/completions  (model: chat)"
+curl -fsS "$ROUTER/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"chat","messages":[{"role":"user","content":"Write one sentence about the sea."}],"max_tokens":32,"temperature":0}' \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print("answer:", r["choices"][0]["message"]["content"].strip()); print("usage:", r["usage"])'
 
-step "scale to 2 replicas"
-run "$BIN/swellctl" scale isvc chat --replicas 2
-wait_ready 2
-run "$BIN/swellctl" get rep
-run "$BIN/swellctl" logs "rep/$("$BIN/swellctl" get rep -o name | head -n 1 | sed 's|.*/||')" --tail 3
-run "$BIN/swellctl" get events
-ENGINE_PIDS=$("$BIN/swellctl" get rep -o json | python3 -c 'import json,sys; print(" ".join(str(r["status"]["pid"]) for r in json.load(sys.stdin)["items"] if r.get("status",{}).get("pid")))')
+step "a load burst on chat (swellctl loadgen), watched with swellctl get isvc -w"
+ctl get isvc -w | sed -u 's/^/  [watch] /' &
+WATCH_PID=$!
+printf '\n$ swellctl loadgen --target %s --model chat --users 8 --think-time 250ms --duration 25s\n' "$ROUTER"
+ctl loadgen --target "$ROUTER" --model chat --users 8 --think-time 250ms --duration 25s --output-tokens 24 \
+    --svg "$WORK/burst.svg" --timeline "$WORK/burst.csv" --quiet
+peak=$(python3 -c 'import csv,sys; rows=list(csv.DictReader(open(sys.argv[1]))); print(max(int(float(r.get("desired_replicas") or 0)) for r in rows))' "$WORK/burst.csv")
+[ "$peak" -ge 2 ] || die "the autoscaler did not scale chat up during the burst (peak desired $peak)"
+echo "chat peaked at $peak desired replicas during the burst"
+
+step "the load has stopped: chat returns to 1 replica after its 15 s window, batch comes back"
+wait_for "chat back to 1 replica" 120 has_ready chat 1
+wait_for "offline back to 1 Ready replica" 120 has_ready offline 1
+kill "$WATCH_PID" 2>/dev/null || true
+WATCH_PID=""
+run get isvc
+run describe isvc chat | sed -n '/^Replicas:/,/^Spec:/p' | sed '$d'
+run get events | tail -n 12
+
+ENGINE_PIDS=$(ctl get rep -o json | python3 -c 'import json,sys; print(" ".join(str(r["status"]["pid"]) for r in json.load(sys.stdin)["items"] if r.get("status",{}).get("pid")))')
 
 step "stop the server (SIGTERM)"
 kill -TERM "$SERVER_PID"

@@ -149,11 +149,7 @@ public final class NodeAgent: Service {
         // informer, then the log endpoint.
         let group = ServiceGroup(configuration: .init(services: [logServer, informer, controller], logger: logger))
         do {
-            try await withGracefulShutdownHandler {
-                try await group.run()
-            } onGracefulShutdown: {
-                Task { await group.triggerGracefulShutdown() }
-            }
+            try await group.runAsChild()
         } catch {
             await runtime.stopAll()
             try? await http.shutdown()

@@ -59,22 +59,12 @@ public final class ControllerManager: Service {
     public func run() async throws {
         guard let url = try await cancelWhenGracefulShutdown({ await self.apiURL.value() }) else { return }
         let client = APIClient(baseURL: url)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let group = ServiceGroup(configuration: .init(
-            services: Self.services(client: client, http: http, configuration: configuration, demand: demand,
-                                    routerURL: routerURL, metrics: autoscalerMetrics, wakeups: wakeups, logger: logger),
-            logger: logger))
-        do {
-            try await withGracefulShutdownHandler {
-                try await group.run()
-            } onGracefulShutdown: {
-                Task { await group.triggerGracefulShutdown() }
-            }
-        } catch {
-            try? await http.shutdown()
-            throw error
+        try await HTTPClient.withClient { http in
+            try await ServiceGroup(configuration: .init(
+                services: Self.services(client: client, http: http, configuration: configuration, demand: demand,
+                                        routerURL: routerURL, metrics: autoscalerMetrics, wakeups: wakeups, logger: logger),
+                logger: logger)).runAsChild()
         }
-        try await http.shutdown()
     }
 
     /// Informers first, controllers last: a ServiceGroup stops services in reverse order.

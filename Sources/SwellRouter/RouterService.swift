@@ -89,30 +89,20 @@ public final class RouterService: Service {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
         httpConfiguration.timeout.connect = .seconds(2)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
-        let proxy = UpstreamProxy(http: http, metrics: metrics, maxAttempts: max(1, configuration.maxAttempts),
-                                  timeout: configuration.upstreamTimeout)
-        let application = makeApplication(proxy: proxy, services: services, replicas: replicas)
-        let sweeper = Task { [self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-                for gate in gates.withLock({ Array($0.values) }) { gate.sweep() }
+        try await HTTPClient.withClient(configuration: httpConfiguration) { http in
+            let proxy = UpstreamProxy(http: http, metrics: metrics, maxAttempts: max(1, configuration.maxAttempts),
+                                      timeout: configuration.upstreamTimeout)
+            let application = makeApplication(proxy: proxy, services: services, replicas: replicas)
+            let sweeper = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    for gate in gates.withLock({ Array($0.values) }) { gate.sweep() }
+                }
             }
+            defer { sweeper.cancel() }
+            // Stopped in reverse: the HTTP server first (in-flight responses finish), then the informers.
+            try await ServiceGroup(configuration: .init(services: [services, replicas, application], logger: logger)).runAsChild()
         }
-        defer { sweeper.cancel() }
-        // Stopped in reverse: the HTTP server first (in-flight responses finish), then the informers.
-        let group = ServiceGroup(configuration: .init(services: [services, replicas, application], logger: logger))
-        do {
-            try await withGracefulShutdownHandler {
-                try await group.run()
-            } onGracefulShutdown: {
-                Task { await group.triggerGracefulShutdown() }
-            }
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-        try await http.shutdown()
     }
 
     // MARK: Routing state
