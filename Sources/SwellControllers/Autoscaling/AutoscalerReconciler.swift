@@ -62,6 +62,11 @@ public final class AutoscalerReconciler: Reconciler {
         guard let service = services.get(key), let autoscaling = service.spec.autoscaling, !service.metadata.isBeingDeleted else {
             state.withLock { _ = $0.removeValue(forKey: key) }
             metrics.forget(service: key)
+            if var service = services.get(key), service.spec.autoscaling == nil, service.status?.autoscaler != nil {
+                // Autoscaling was turned off: an old decision must not come back if it is turned on again.
+                service.status?.autoscaler = nil
+                _ = try? await client.updateStatus(service)
+            }
             return .done
         }
         let now = ContinuousClock.now
