@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's load generator chart: `swell engine serve` on SmolLM2 (one replica, 2 threads)
-# driven by manifests/scenarios/burst.yaml for its 60 s, writing the SVG, the timeline and the
-# report. With a `swell server` running (and the router, once it exists), point TARGET at the
-# router and SWELL_SERVER at the API server to chart the replicas the autoscaler adds.
+# The README's load generator chart: `swell engine serve` (release build) on SmolLM2, one replica
+# with 2 threads, driven by manifests/scenarios/burst.yaml for its 60 s, writing the SVG, the
+# timeline and the report. With a `swell server` running (and the router, once it exists), point
+# TARGET at the router and SWELL_SERVER at the API server to chart the replicas the autoscaler adds.
 #
 #   hack/loadgen-chart.sh                      # → docs/images/loadgen-burst.svg
 #   SCENARIO=manifests/scenarios/diurnal-ramp.yaml OUT=/tmp/diurnal hack/loadgen-chart.sh
@@ -15,8 +15,10 @@ scenario=${SCENARIO:-manifests/scenarios/burst.yaml}
 out=${OUT:-docs/images/loadgen-burst}
 [ -f "$model" ] || die "model not found at $model; run 'make setup' or set SWELL_MODEL"
 
-swift build >&2
-bin=$(swift build --show-bin-path)
+release=(-c release -Xswiftc -target-cpu -Xswiftc haswell)   # as the serving benchmark builds the engine
+swift build "${release[@]}" --product swell >&2
+swift build "${release[@]}" --product swellctl >&2
+bin=$(swift build "${release[@]}" --show-bin-path)
 work=$(mktemp -d "${TMPDIR:-/tmp}/swell-loadgen-chart.XXXXXX")
 engine=""
 cleanup() {

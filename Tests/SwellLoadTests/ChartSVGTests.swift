@@ -70,8 +70,9 @@ struct ChartSVGTests {
             #expect(path["data-points"] == "\(points)", "\(id)")
             #expect(path["d"]?.hasPrefix("M") == true)
         }
-        // The missing TTFT second breaks the line into two runs.
-        #expect(paths["series-ttft-p99"]?["d"]?.filter { $0 == "M" }.count == 2)
+        // TTFT is joined across the second without a value, with a dot per known second.
+        #expect(paths["series-ttft-p99"]?["d"]?.filter { $0 == "M" }.count == 1)
+        #expect(document.elements.filter { $0.name == "circle" }.count == 19)
         #expect(document.text.contains("spike <3×>"))
         #expect(!svg.contains("<script"))
         #expect(!svg.contains("href"))
@@ -85,6 +86,13 @@ struct ChartSVGTests {
         let ready = document.elements.first { $0.attributes["id"] == "series-ready-replicas" }
         #expect(ready?.attributes["data-points"] == "0")
         #expect(document.text.contains("a & b"))
+    }
+
+    @Test("load is drawn as a centred 5-second moving average")
+    func movingAverage() {
+        let averaged = ChartSVG.movingAverage([0, 0, 5, 0, 0, 10, 0])
+        let expected: [Double?] = [5.0 / 3, 5.0 / 4, 1, 3, 3, 2.5, 10.0 / 3]
+        #expect(averaged == expected)
     }
 
     @Test("axis maxima are 1, 2 or 5 times a power of ten", arguments: [(0.3, 0.5), (1, 1), (7, 10), (12, 20), (450, 500), (0, 1)])

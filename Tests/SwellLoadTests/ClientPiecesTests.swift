@@ -45,11 +45,11 @@ struct ClientPiecesTests {
     func mix() {
         let mix = RequestMix(priorities: [.critical: 0.1, .standard: 0.6, .batch: 0.3])
         var factory = RequestFactory(mix: mix, model: "chat", seed: 5, runTag: "t")
-        let requests = (0..<10_000).map { _ in factory.next() }
+        let requests = (0..<3000).map { _ in factory.next() }
         for (priority, share) in [(Priority.critical, 0.1), (.standard, 0.6), (.batch, 0.3)] {
             let count = Double(requests.filter { $0.priority == priority }.count)
-            let sigma = (10_000 * share * (1 - share)).squareRoot()
-            #expect(abs(count - 10_000 * share) < 4 * sigma, "\(priority): \(count)")
+            let sigma = (3000 * share * (1 - share)).squareRoot()
+            #expect(abs(count - 3000 * share) < 4 * sigma, "\(priority): \(count)")
         }
         var again = RequestFactory(mix: mix, model: "chat", seed: 5, runTag: "t")
         #expect((0..<100).map { _ in again.next() } == Array(requests.prefix(100)))

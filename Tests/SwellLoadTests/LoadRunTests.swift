@@ -6,7 +6,7 @@ import Testing
 /// The run's bookkeeping and bounds, against a loopback port where nothing listens (every
 /// request fails at once with a refused connection, so no server is needed). The request path
 /// against a real engine is covered by the end-to-end test in IntegrationTests.
-@Suite("Load run bounds")
+@Suite("Load run bounds", .serialized)
 struct LoadRunTests {
     static let closedPort = "http://127.0.0.1:1"
 
@@ -59,10 +59,12 @@ struct LoadRunTests {
 
     @Test("closed loop: each user sends again after its answer and its think time, until the phase ends")
     func closedLoop() async throws {
-        let outcome = try await Self.run([Phase(name: "p", load: .closed(users: 3, thinkSeconds: 0.4, seconds: 1))])
+        let outcome = try await Self.run([Phase(name: "p", load: .closed(users: 3, thinkSeconds: 0.4, seconds: 2))])
         let sent = outcome.report.overall.requests.sent
-        // Three users, each sending at least once and at most once per think time within the second.
-        #expect((3...9).contains(sent), "\(sent)")
+        // Three users, each sending at once and then at most once per think time: at 0, 0.4, … 1.6 s.
+        #expect((3...15).contains(sent), "\(sent)")
+        #expect(outcome.report.overall.requests.failed == sent)
+        #expect(outcome.timeline.rows.reduce(0) { $0 + $1.offered } == sent)
         #expect(outcome.report.generator.lateness.count == 0)
         #expect(outcome.report.phases.first?.process == "closed")
     }

@@ -78,7 +78,7 @@ struct ReportTests {
         }
         // A closed-loop request has no schedule and is not counted.
         recorder.record(Self.ok(.standard, ttft: 0.1, e2e: 0.5, at: 3, scheduled: -1))
-        recorder.dropped(at: 7)
+        recorder.dropped()
         let generator = recorder.report(Self.facts()).generator
         #expect(generator.lateRequests == 3)
         #expect(generator.lateness.count == 6)
@@ -124,28 +124,29 @@ struct ReportTests {
         #expect(report.slo.passed == false)
     }
 
-    @Test("timeline: offered by due second, outcomes by finishing second, p99 TTFT per second, the last cluster sample")
+    @Test("timeline: offered by due second, outcomes by finishing second, p99 TTFT by sending second, the last cluster sample")
     func timeline() {
         var recorder = LoadRecorder(slo: SLO())
         for due in [0.1, 0.5, 0.9, 1.2, 2.7] { recorder.offered(at: due) }
         recorder.record(Self.ok(.standard, ttft: 0.10, e2e: 0.5, at: 0.1))        // finishes at 0.6
         recorder.record(Self.ok(.standard, ttft: 0.30, e2e: 0.6, at: 0.5))        // 1.1
         recorder.record(Self.ok(.standard, ttft: 0.20, e2e: 0.5, at: 0.9))        // 1.4
+        recorder.record(Self.ok(.standard, ttft: 0.40, e2e: 0.5, at: 1.2))        // 1.7
         recorder.record(RequestResult(priority: .batch, scheduledAt: 1.2, sentAt: 1.2, outcome: .shed(retryAfter: nil), e2e: 0.01))
         recorder.record(RequestResult(priority: .batch, scheduledAt: 2.7, sentAt: 2.7, outcome: .failed("x"), e2e: 0.1))
         recorder.observe(ClusterSample(readyReplicas: 1, desiredReplicas: 1, queueLength: 0), at: 0.2)
         recorder.observe(ClusterSample(readyReplicas: 1, desiredReplicas: 2, queueLength: 3), at: 1.3)
         let rows = recorder.timeline.rows
         #expect(rows.map(\.offered) == [3, 1, 1])
-        #expect(rows.map(\.completed) == [1, 2, 0])
+        #expect(rows.map(\.completed) == [1, 3, 0])
         #expect(rows.map(\.shed) == [0, 1, 0])
         #expect(rows.map(\.errors) == [0, 0, 1])
-        #expect(rows.map(\.ttftP99) == [0.10, 0.30, nil])
+        #expect(rows.map(\.ttftP99) == [0.30, 0.40, nil])
         #expect(rows.map(\.desiredReplicas) == [1, 2, nil])
         #expect(recorder.timeline.csv == """
             second,offered,completed,errors,shed,ttft_p99_ms,ready_replicas,desired_replicas,queue_length
-            0,3,1,0,0,100.0,1,1,0
-            1,1,2,0,1,300.0,1,2,3
+            0,3,1,0,0,300.0,1,1,0
+            1,1,3,0,1,400.0,1,2,3
             2,1,0,1,0,,,,
 
             """)

@@ -44,7 +44,7 @@ struct ScenarioDecoderTests {
             guard case .open(.constant(let rate, _, true)) = phase.load else { return 0 }
             return rate
         }
-        #expect(rates == [1.5, 4.5, 1.5])
+        #expect(rates == [0.6, 1.8, 0.6])
         let overload = try ScenarioDecoder.decode(
             try String(contentsOf: Self.scenarios.appendingPathComponent("priority-overload.yaml"), encoding: .utf8), source: "p.yaml")
         #expect(overload.requests.priorities == [.critical: 0.1, .standard: 0.6, .batch: 0.3])

@@ -10,6 +10,8 @@ public enum ChartSVG {
         var color: String
         var dashed = false
         var stepped = false
+        /// Join the known values across unknown seconds and mark each with a dot.
+        var joined = false
         /// nil leaves a gap.
         var values: [Double?]
     }
@@ -31,10 +33,12 @@ public enum ChartSVG {
     public static func render(_ timeline: Timeline, report: LoadReport) -> String {
         let rows = timeline.rows
         let panels = [
-            Panel(title: "Load", unit: "requests/s", series: [
-                Series(id: "series-offered", label: "offered", color: "#2563eb", values: rows.map { Double($0.offered) }),
-                Series(id: "series-completed", label: "completed", color: "#16a34a", values: rows.map { Double($0.completed) }),
-                Series(id: "series-errors", label: "failed + shed", color: "#dc2626", values: rows.map { Double($0.errors + $0.shed) }),
+            Panel(title: "Load, 5 s average", unit: "requests/s", series: [
+                Series(id: "series-offered", label: "offered", color: "#2563eb", values: movingAverage(rows.map { Double($0.offered) })),
+                Series(id: "series-completed", label: "completed", color: "#16a34a",
+                       values: movingAverage(rows.map { Double($0.completed) })),
+                Series(id: "series-errors", label: "failed + shed", color: "#dc2626",
+                       values: movingAverage(rows.map { Double($0.errors + $0.shed) })),
             ], emptyNote: "no requests"),
             Panel(title: "Replicas", unit: "replicas", series: [
                 Series(id: "series-ready-replicas", label: "ready", color: "#7c3aed", stepped: true,
@@ -43,7 +47,8 @@ public enum ChartSVG {
                        values: rows.map { $0.desiredReplicas.map(Double.init) }),
             ], emptyNote: "no replica counts: no Swell API server answered for this service"),
             Panel(title: "Time to first token, p99", unit: "ms", series: [
-                Series(id: "series-ttft-p99", label: "p99 TTFT", color: "#db2777", values: rows.map { $0.ttftP99.map { $0 * 1000 } }),
+                Series(id: "series-ttft-p99", label: "p99 TTFT", color: "#db2777", joined: true,
+                       values: rows.map { $0.ttftP99.map { $0 * 1000 } }),
             ], emptyNote: "no streamed completions"),
         ]
         let height = top + Double(panels.count) * (panelHeight + gap) + 10
@@ -99,6 +104,12 @@ public enum ChartSVG {
             }
             for series in panel.series {
                 svg += "<path id=\"\(series.id)\" data-points=\"\(series.values.compactMap { $0 }.count)\" d=\"\(path(series, x: x, y: y))\" fill=\"none\" stroke=\"\(series.color)\" stroke-width=\"2\" stroke-linejoin=\"round\"\(series.dashed ? " stroke-dasharray=\"6 3\"" : "")/>\n"
+                if series.joined {
+                    for (second, value) in series.values.enumerated() {
+                        guard let value else { continue }
+                        svg += "<circle cx=\"\(f(x(Double(second) + 0.5)))\" cy=\"\(f(y(value)))\" r=\"2.5\" fill=\"\(series.color)\"/>\n"
+                    }
+                }
             }
             for tick in ticks(upTo: seconds, integral: true) {
                 svg += "<line x1=\"\(f(x(tick)))\" y1=\"\(f(panelBottom))\" x2=\"\(f(x(tick)))\" y2=\"\(f(panelBottom + 4))\" stroke=\"#64748b\"/>\n"
@@ -116,7 +127,7 @@ public enum ChartSVG {
         var drawing = false
         for (second, value) in series.values.enumerated() {
             guard let value else {
-                drawing = false
+                if !series.joined { drawing = false }
                 continue
             }
             if series.stepped {
@@ -128,6 +139,14 @@ public enum ChartSVG {
             drawing = true
         }
         return commands.joined(separator: " ")
+    }
+
+    /// The mean over a window of `width` seconds centred on each second (shorter at the ends).
+    static func movingAverage(_ values: [Double], width: Int = 5) -> [Double?] {
+        values.indices.map { index in
+            let window = values[max(0, index - width / 2)...min(values.count - 1, index + width / 2)]
+            return window.reduce(0, +) / Double(window.count)
+        }
     }
 
     /// 1, 2 or 5 times a power of ten, at or above `value`.

@@ -74,7 +74,7 @@ public struct LoadRecorder: Sendable {
     }
 
     /// An arrival was dropped because too many requests were outstanding.
-    public mutating func dropped(at time: Double) {
+    public mutating func dropped() {
         notSent += 1
     }
 
@@ -87,6 +87,7 @@ public struct LoadRecorder: Sendable {
             if result.lateness >= Self.lateThreshold { lateRequests += 1 }
         }
         let second = bucket(result.finishedAt)
+        let sentSecond = bucket(result.sentAt)
         switch result.outcome {
         case .ok:
             totals.ok += 1
@@ -94,7 +95,7 @@ public struct LoadRecorder: Sendable {
             if let ttft = result.ttft {
                 totals.ttft.record(ttft)
                 allTTFT.record(ttft)
-                seconds[second].ttfts.append(ttft)
+                seconds[sentSecond].ttfts.append(ttft)
             }
             for gap in result.interTokenGaps { totals.interToken.record(gap) }
             totals.promptTokens += result.promptTokens

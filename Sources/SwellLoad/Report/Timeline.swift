@@ -11,7 +11,8 @@ public struct TimelineRow: Sendable, Equatable {
     public var errors: Int
     /// Requests refused with 429 in this second.
     public var shed: Int
-    /// p99 time to first token of the requests completed in this second.
+    /// p99 time to first token of the successful requests sent in this second: what a user
+    /// arriving then waited, lined up with the load that caused it.
     public var ttftP99: Double?
     public var readyReplicas: Int?
     public var desiredReplicas: Int?

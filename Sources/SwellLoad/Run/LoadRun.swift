@@ -140,7 +140,7 @@ public final class LoadRun: Sendable {
                 return nil
             }
             guard state.inFlight < scenario.limits.maxInFlight else {
-                state.recorder.dropped(at: due)
+                state.recorder.dropped()
                 return nil
             }
             state.sent += 1
