@@ -166,4 +166,24 @@ struct ReportTests {
         #expect(lines.contains("failed 1×: HTTP 503: draining"))
         #expect(lines.contains { $0.hasPrefix("SLO FAIL: errorRate <= 0") })
     }
+
+    @Test("live progress: rates over the last five seconds, TTFT as first tokens arrive, replicas and queue when known")
+    func progress() {
+        var recorder = LoadRecorder(slo: SLO())
+        for due in stride(from: 0.0, to: 10, by: 0.5) { recorder.offered(at: due) }
+        recorder.firstToken(0.2)
+        recorder.firstToken(0.4)
+        recorder.record(Self.ok(.standard, ttft: 0.2, e2e: 1, at: 7))
+        recorder.record(RequestResult(priority: .batch, scheduledAt: 8, sentAt: 8, outcome: .shed(retryAfter: 1), e2e: 0))
+        let snapshot = recorder.progress(at: 10, inFlight: 3, phase: "spike",
+                                         latest: ClusterSample(readyReplicas: 1, desiredReplicas: 2, queueLength: 4))
+        #expect(snapshot.offeredRate == 2)        // 10 arrivals in the last 5 s
+        #expect(snapshot.achievedRate == 0.2)     // one completion
+        #expect(snapshot.shed == 1)
+        #expect(Self.close(snapshot.ttftP99, 0.4))
+        let line = ProgressLine.render(snapshot, plannedSeconds: 60)
+        #expect(line == "   10s/60s  spike  offered 2.0/s done 0.2/s  in flight 3  ok 1  errors 0  shed 1  ttft p50 200ms p99 400ms  replicas 1/2  queue 4")
+        let quiet = ProgressLine.render(recorder.progress(at: 11, inFlight: 0, phase: "x", latest: ClusterSample()), plannedSeconds: 60)
+        #expect(!quiet.contains("replicas") && !quiet.contains("queue"))
+    }
 }

@@ -31,7 +31,8 @@ public struct CompletionClient: Sendable {
     public var path: String { api == .chat ? "/v1/chat/completions" : "/v1/completions" }
 
     /// Sends one request and reads its answer to the end. Never throws: every failure is an outcome.
-    public func send(_ spec: RequestSpec) async -> Measurement {
+    /// `onFirstToken` is told the TTFT as soon as it is known, for live progress.
+    public func send(_ spec: RequestSpec, onFirstToken: (Double) -> Void = { _ in }) async -> Measurement {
         let start = ContinuousClock.now
         var measurement = Measurement(outcome: .failed("no response"))
         do {
@@ -45,7 +46,7 @@ public struct CompletionClient: Sendable {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 measurement.outcome = Self.refusal(response.status, headers: response.headers, body: String(buffer: body))
             } else if response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
-                try await readStream(response, start: start, into: &measurement)
+                try await readStream(response, start: start, into: &measurement, onFirstToken: onFirstToken)
             } else {
                 let body = try await response.body.collect(upTo: 64 << 20)
                 readWhole(Data(body.readableBytesView), into: &measurement)
@@ -59,7 +60,8 @@ public struct CompletionClient: Sendable {
         return measurement
     }
 
-    private func readStream(_ response: HTTPClientResponse, start: ContinuousClock.Instant, into measurement: inout Measurement) async throws {
+    private func readStream(_ response: HTTPClientResponse, start: ContinuousClock.Instant, into measurement: inout Measurement,
+                            onFirstToken: (Double) -> Void) async throws {
         var events = ServerSentEvents()
         var lastChunk: ContinuousClock.Instant?
         var done = false
@@ -83,7 +85,9 @@ public struct CompletionClient: Sendable {
                 if let lastChunk {
                     measurement.interTokenGaps.append(Self.seconds(now - lastChunk))
                 } else {
-                    measurement.ttft = Self.seconds(now - start)
+                    let ttft = Self.seconds(now - start)
+                    measurement.ttft = ttft
+                    onFirstToken(ttft)
                 }
                 lastChunk = now
             }

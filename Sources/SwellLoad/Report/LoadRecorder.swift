@@ -54,9 +54,11 @@ public struct LoadRecorder: Sendable {
     private var lateRequests = 0
     private var notSent = 0
     private var phaseSent: [Int: Int] = [:]
-    /// Completions of the last few seconds, for the achieved rate.
+    /// Completions and arrivals of the last few seconds, for the live rates.
     private var recentCompletions: [Double] = []
-    private var allTTFT = LatencyHistogram()
+    private var recentOffers: [Double] = []
+    /// Every first token so far, as it arrives (the report only counts successful requests).
+    private var liveTTFT = LatencyHistogram()
 
     public init(slo: SLO) {
         self.slo = slo
@@ -71,6 +73,12 @@ public struct LoadRecorder: Sendable {
     /// An open-loop arrival became due at `time` (whether or not it could be sent).
     public mutating func offered(at time: Double) {
         seconds[bucket(time)].offered += 1
+        recentOffers.append(time)
+    }
+
+    /// A streamed request got its first token after `ttft` seconds.
+    public mutating func firstToken(_ ttft: Double) {
+        liveTTFT.record(ttft)
     }
 
     /// An arrival was dropped because too many requests were outstanding.
@@ -94,7 +102,6 @@ public struct LoadRecorder: Sendable {
             totals.e2e.record(result.e2e)
             if let ttft = result.ttft {
                 totals.ttft.record(ttft)
-                allTTFT.record(ttft)
                 seconds[sentSecond].ttfts.append(ttft)
             }
             for gap in result.interTokenGaps { totals.interToken.record(gap) }
@@ -147,11 +154,13 @@ public struct LoadRecorder: Sendable {
     /// The live view at `time`.
     public mutating func progress(at time: Double, inFlight: Int, phase: String, latest sample: ClusterSample) -> ProgressSnapshot {
         recentCompletions.removeAll { $0 < time - 5 }
+        recentOffers.removeAll { $0 < time - 5 }
         let totals = classes.values.reduce(into: ClassTotals()) { $0.add($1) }
         let window = min(5, max(time, 0.001))
         return ProgressSnapshot(elapsed: time, phase: phase, sent: totals.sent, inFlight: inFlight, ok: totals.ok,
-                                failed: totals.failed, shed: totals.shed, achievedRate: Double(recentCompletions.count) / window,
-                                ttftP50: allTTFT.percentile(50), ttftP99: allTTFT.percentile(99), cluster: sample)
+                                failed: totals.failed, shed: totals.shed, offeredRate: Double(recentOffers.count) / window,
+                                achievedRate: Double(recentCompletions.count) / window,
+                                ttftP50: liveTTFT.percentile(50), ttftP99: liveTTFT.percentile(99), cluster: sample)
     }
 
     public struct RunFacts: Sendable {
@@ -229,8 +238,11 @@ public struct ProgressSnapshot: Sendable, Equatable {
     public var ok: Int
     public var failed: Int
     public var shed: Int
+    /// Arrivals due per second over the last five seconds.
+    public var offeredRate: Double
     /// Successful completions per second over the last five seconds.
     public var achievedRate: Double
+    /// Time to first token of every request that has had one so far.
     public var ttftP50: Double?
     public var ttftP99: Double?
     public var cluster: ClusterSample

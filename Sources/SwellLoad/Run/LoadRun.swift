@@ -152,7 +152,9 @@ public final class LoadRun: Sendable {
 
     private func send(_ spec: RequestSpec, phase: Int, scheduledAt: Double, start: ContinuousClock.Instant) async {
         let sentAt = seconds(since: start)
-        let measured = await client.send(spec)
+        let measured = await client.send(spec) { ttft in
+            state.withLock { $0.recorder.firstToken(ttft) }
+        }
         let result = RequestResult(priority: spec.priority, phase: phase, scheduledAt: scheduledAt, sentAt: sentAt,
                                    outcome: measured.outcome, ttft: measured.ttft, interTokenGaps: measured.interTokenGaps,
                                    e2e: measured.e2e, promptTokens: measured.promptTokens,

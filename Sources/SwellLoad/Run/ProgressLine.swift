@@ -7,7 +7,7 @@ public enum ProgressLine {
         var parts = [
             String(format: "%5.0fs/%.0fs", snapshot.elapsed, plannedSeconds),
             snapshot.phase,
-            String(format: "%.1f req/s", snapshot.achievedRate),
+            String(format: "offered %.1f/s done %.1f/s", snapshot.offeredRate, snapshot.achievedRate),
             "in flight \(snapshot.inFlight)",
             "ok \(snapshot.ok)",
             "errors \(snapshot.failed)",
