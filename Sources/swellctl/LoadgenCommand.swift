@@ -132,8 +132,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         let failed = outcome.report.slo.assertions.filter { !$0.passed }
         if !failed.isEmpty {
             for result in failed {
-                let measured = result.value.map { ReportMetric(name: result.metric)?.format($0) ?? "\($0)" } ?? "nothing measured"
-                printError("error: SLO assertion failed: \(result.assertion) (measured \(measured))")
+                printError("error: SLO assertion failed: \(result.assertion) (measured \(result.measured))")
             }
             throw AlreadyReported()
         }
@@ -155,7 +154,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         } else {
             guard let model else { throw CLIError("--model is required without a scenario file") }
             let seconds = try Self.seconds(duration ?? "60s", flag: "--duration")
-            let think = try Self.seconds(thinkTime, flag: "--think-time")
+            let think = try Self.seconds(thinkTime, flag: "--think-time", allowZero: true)
             var load = Phase.Load.open(.constant(rate: rate ?? 1, seconds: seconds, poisson: arrival == "poisson"))
             if let users { load = .closed(users: users, thinkSeconds: think, seconds: seconds) }
             scenario = Scenario(name: "flags", model: model, phases: [Phase(name: users == nil ? arrival : "closed loop", load: load)])
@@ -194,9 +193,9 @@ struct LoadgenCommand: AsyncParsableCommand {
         if let svg { try save(Data(ChartSVG.render(outcome.timeline, report: outcome.report).utf8), to: svg, what: "chart") }
     }
 
-    private static func seconds(_ text: String, flag: String) throws -> Double {
-        guard let seconds = DurationText.seconds(text), seconds > 0 || flag == "--think-time", seconds >= 0 else {
-            throw CLIError("\(flag) must be a duration such as 30s, 250ms or 2m (got \"\(text)\")")
+    private static func seconds(_ text: String, flag: String, allowZero: Bool = false) throws -> Double {
+        guard let seconds = DurationText.seconds(text), allowZero ? seconds >= 0 : seconds > 0 else {
+            throw CLIError("\(flag) must be a duration\(allowZero ? "" : " above 0") such as 30s, 250ms or 2m (got \"\(text)\")")
         }
         return seconds
     }

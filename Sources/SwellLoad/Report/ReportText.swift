@@ -53,8 +53,7 @@ public enum ReportText {
             lines.append("failed \(failure.count)×: \(failure.reason)")
         }
         for result in report.slo.assertions {
-            let measured = result.value.map { ReportMetric(name: result.metric)?.format($0) ?? "\($0)" } ?? "nothing measured"
-            lines.append("SLO \(result.passed ? "pass" : "FAIL"): \(result.assertion) (measured \(measured))")
+            lines.append("SLO \(result.passed ? "pass" : "FAIL"): \(result.assertion) (measured \(result.measured))")
         }
         return lines.joined(separator: "\n")
     }

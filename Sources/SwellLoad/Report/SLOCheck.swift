@@ -1,3 +1,11 @@
+extension LoadReport.AssertionResult {
+    /// The measured value as the assertion writes its bound: `1.42s`, `0.93`, or `nothing measured`.
+    public var measured: String {
+        guard let value else { return "nothing measured" }
+        return ReportMetric(name: metric)?.format(value) ?? "\(value)"
+    }
+}
+
 /// Evaluates a scenario's assertions against its report.
 public enum SLOCheck {
     public static func evaluate(_ assertion: Assertion, in report: LoadReport) -> LoadReport.AssertionResult {
