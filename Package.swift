@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
@@ -212,6 +213,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: SwellLoad — load generator: scenarios, arrival processes, HDR histograms, report, SVG
+        .target(
+            name: "SwellLoad",
+            dependencies: [
+                "SwellAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwellLoadTests",
+            dependencies: [
+                "SwellLoad",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: swell — `swell server | agent | engine`
         .executableTarget(
             name: "swell",
@@ -220,6 +241,7 @@ let package = Package(
                 "SwellControllers",
                 "SwellAgent",
                 "SwellEngine",
+                "SwellLoad",
                 "SwellRouter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -235,6 +257,7 @@ let package = Package(
             dependencies: [
                 "SwellAPI",
                 "SwellClient",
+                "SwellLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -249,6 +272,7 @@ let package = Package(
                 "swellctl",
                 "SwellAPI",
                 "SwellClient",
+                "SwellLoad",
                 "SwellStore",
             ],
             swiftSettings: swiftSettings

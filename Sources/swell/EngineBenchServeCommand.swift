@@ -2,7 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import Synchronization
+import SwellLoad
 
 /// `swell engine bench-serve` — drives any OpenAI-compatible server with the shared-system-prompt
 /// chat workload and reports throughput, TTFT and the prefix-cache hit rate.
@@ -74,20 +74,20 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
         // Cold vs cached TTFT, one pair at a time on an otherwise idle server.
         var cold: [Double] = [], warm: [Double] = []
         for probe in 0..<probes {
-            let system = Self.text(words: systemTokens, seed: "probe-\(run)-\(probe)")
-            cold.append(try await chat(client, base, system: system, question: Self.text(words: questionTokens, seed: "q\(probe)a")).ttft)
-            warm.append(try await chat(client, base, system: system, question: Self.text(words: questionTokens, seed: "q\(probe)b")).ttft)
+            let system = PromptText.text(words: systemTokens, seed: "probe-\(run)-\(probe)")
+            cold.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)a")).ttft)
+            warm.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)b")).ttft)
         }
 
         let before = await prefixCounters(client, base)
-        let system = Self.text(words: systemTokens, seed: "shared-\(run)")
+        let system = PromptText.text(words: systemTokens, seed: "shared-\(run)")
         let start = ContinuousClock.now
         let samples = try await withThrowingTaskGroup(of: [Sample].self) { group in
             for index in 0..<clients {
                 group.addTask {
                     var samples: [Sample] = []
                     for request in 0..<requests {
-                        let question = Self.text(words: questionTokens, seed: "client\(index)-\(request)")
+                        let question = PromptText.text(words: questionTokens, seed: "client\(index)-\(request)")
                         samples.append(try await chat(client, base, system: system, question: question))
                     }
                     return samples
@@ -141,72 +141,27 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             var stream_options = StreamOptions()
             var ignore_eos = true
         }
-        var request = HTTPClientRequest(url: base + "/v1/chat/completions")
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
         let body = Body(messages: [.init(role: "system", content: system), .init(role: "user", content: question)],
                         max_tokens: maxTokens)
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-        let start = ContinuousClock.now
-        let response = try await client.execute(request, timeout: .seconds(600))
-        guard response.status == .ok else {
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            throw ValidationError("\(base) answered \(response.status.code): \(text)")
-        }
-        var ttft: Double?
-        var pending = ""
-        var sample = Sample(ttft: 0, seconds: 0, completionTokens: 0, promptTokens: 0, cachedTokens: 0)
-        var chunks = 0
-        for try await buffer in response.body {
-            pending += String(buffer: buffer)
-            while let end = pending.range(of: "\n\n") {
-                let line = pending[..<end.lowerBound]
-                pending = String(pending[end.upperBound...])
-                guard line.hasPrefix("data: "), line != "data: [DONE]",
-                      let json = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
-                else { continue }
-                if let choice = (json["choices"] as? [[String: Any]])?.first,
-                   let content = (choice["delta"] as? [String: Any])?["content"] as? String, !content.isEmpty {
-                    chunks += 1
-                    if ttft == nil { ttft = Self.seconds(ContinuousClock.now - start) }
-                }
-                if let usage = json["usage"] as? [String: Any] {
-                    sample.completionTokens = usage["completion_tokens"] as? Int ?? 0
-                    sample.promptTokens = usage["prompt_tokens"] as? Int ?? 0
-                    sample.cachedTokens = (usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int ?? 0
-                }
-            }
-        }
-        sample.ttft = ttft ?? Self.seconds(ContinuousClock.now - start)
-        sample.seconds = Self.seconds(ContinuousClock.now - start)
-        if sample.completionTokens == 0 { sample.completionTokens = chunks }
-        return sample
+        let spec = RequestSpec(index: 0, priority: .standard, promptWords: systemTokens + questionTokens, maxTokens: maxTokens,
+                               body: try JSONEncoder().encode(body))
+        let measured = await CompletionClient(http: client, baseURL: base, api: .chat, timeoutSeconds: 600).send(spec)
+        guard measured.outcome == .ok else { throw ValidationError("\(base): \(measured.outcome)") }
+        let chunks = measured.ttft == nil ? 0 : measured.interTokenGaps.count + 1
+        return Sample(ttft: measured.ttft ?? measured.e2e, seconds: measured.e2e,
+                      completionTokens: measured.completionTokens > 0 ? measured.completionTokens : chunks,
+                      promptTokens: measured.promptTokens, cachedTokens: measured.cachedTokens)
     }
 
     /// Our engine's prefix-cache counters, when the server exposes them.
     private func prefixCounters(_ client: HTTPClient, _ base: String) async -> (queries: Double, hits: Double)? {
         guard let response = try? await client.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(30)),
-              response.status == .ok, let body = try? await response.body.collect(upTo: 8 << 20) else { return nil }
-        var queries: Double?, hits: Double?
-        for line in String(buffer: body).split(separator: "\n") {
-            if line.hasPrefix("swell_engine_prefix_cache_queries_total ") { queries = Double(line.split(separator: " ")[1]) }
-            if line.hasPrefix("swell_engine_prefix_cache_hits_total ") { hits = Double(line.split(separator: " ")[1]) }
-        }
-        guard let queries, let hits else { return nil }
+              response.status == .ok, let body = try? await response.body.collect(upTo: 8 << 20),
+              let exposition = try? PrometheusExposition(parsing: String(buffer: body)),
+              let queries = exposition.sum("swell_engine_prefix_cache_queries_total"),
+              let hits = exposition.sum("swell_engine_prefix_cache_hits_total")
+        else { return nil }
         return (queries, hits)
-    }
-
-    /// Deterministic filler text of about `words` tokens (common short words are one token each).
-    static func text(words: Int, seed: String) -> String {
-        let vocabulary = ["the", "river", "stone", "light", "green", "quiet", "house", "north", "paper", "clock",
-                          "bread", "window", "garden", "winter", "music", "road", "cloud", "silver", "market", "forest"]
-        var state = UInt64(truncatingIfNeeded: seed.utf8.reduce(1469598103934665603) { ($0 ^ UInt64($1)) &* 1099511628211 })
-        var out: [String] = [seed]
-        for _ in 0..<max(0, words - 3) {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            out.append(vocabulary[Int((state >> 33) % UInt64(vocabulary.count))])
-        }
-        return out.joined(separator: " ")
     }
 
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {

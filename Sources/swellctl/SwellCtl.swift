@@ -16,6 +16,7 @@ struct SwellCtl: AsyncParsableCommand {
             DeleteCommand.self,
             ScaleCommand.self,
             LogsCommand.self,
+            LoadgenCommand.self,
             VersionCommand.self,
         ]
     )
@@ -32,6 +33,8 @@ struct SwellCtl: AsyncParsableCommand {
             }
         } catch is AlreadyReported {
             Foundation.exit(1)
+        } catch let code as ExitCode where code != .success && code != .validationFailure {
+            Foundation.exit(code.rawValue)  // a command chose its status (loadgen: 130 when interrupted)
         } catch let error as CLIError {
             printError(ErrorReport.text(for: error))
             Foundation.exit(1)
