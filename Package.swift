@@ -218,6 +218,7 @@ let package = Package(
             name: "SwellLoad",
             dependencies: [
                 "SwellAPI",
+                "SwellClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -228,6 +229,7 @@ let package = Package(
         .testTarget(
             name: "SwellLoadTests",
             dependencies: [
+                "SwellClient",
                 "SwellLoad",
             ],
             swiftSettings: swiftSettings

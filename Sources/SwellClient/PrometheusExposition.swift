@@ -127,6 +127,7 @@ public struct PrometheusExposition: Sendable, Equatable {
             cursor.advance()
             cursor.skipSpaces()
             while cursor.peek != UInt8(ascii: "}") {
+                guard !cursor.atEnd else { throw cursor.error("unterminated label set") }
                 let label = try cursor.labelName()
                 cursor.skipSpaces()
                 try cursor.expect("=")
@@ -137,7 +138,7 @@ public struct PrometheusExposition: Sendable, Equatable {
                 if cursor.peek == UInt8(ascii: ",") {
                     cursor.advance()
                     cursor.skipSpaces()
-                } else if cursor.peek != UInt8(ascii: "}") {
+                } else if !cursor.atEnd, cursor.peek != UInt8(ascii: "}") {
                     throw cursor.error("expected , or } after a label")
                 }
             }

@@ -55,9 +55,9 @@ public final class RouterService: Service {
     private let metrics = RouterMetrics()
     private let gates = Mutex<[String: ServiceGate]>([:])
 
-    /// - Parameter onDemand: called with a service's key (`namespace/name`) when requests start
-    ///   to wait for it — with no routable replica (the wake-up from zero) or with every replica
-    ///   busy — at most once a second per service.
+    /// - Parameter onDemand: called with a service's key (`namespace/name`) when requests wait
+    ///   for it — with no routable replica (the wake-up from zero; at most once a second), or
+    ///   because a queue formed or grew with every replica busy (at most four times a second).
     public init(apiURL: LateValue<String>, configuration: Configuration = Configuration(),
                 onDemand: @escaping @Sendable (String) -> Void = { _ in },
                 logger: Logger = Logger(label: "swell.router")) {

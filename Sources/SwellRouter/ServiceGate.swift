@@ -28,12 +28,15 @@ final class ServiceGate: Sendable {
         var nextTicket = 0
         var lastArrival: ContinuousClock.Instant?
         var lastDemand: ContinuousClock.Instant?
+        /// A demand signal is scheduled and not sent yet.
+        var demandPending = false
     }
 
     let service: String
     private let state: Mutex<State>
-    /// Told, at most once a second, that requests wait while no replica is routable or that a
-    /// queue has just formed — the autoscaler's cue to evaluate the service now.
+    /// Told that requests wait while no replica is routable (at most once a second), or that a
+    /// queue formed or grew (50 ms later, at most four times a second) — the autoscaler's cue to
+    /// evaluate the service now rather than at its next tick.
     private let onDemand: @Sendable (String) -> Void
 
     init(service: String, settings: ServiceAdmission.Settings, onDemand: @escaping @Sendable (String) -> Void) {
@@ -67,7 +70,7 @@ final class ServiceGate: Sendable {
         let ticket = ServiceAdmission.Ticket(id: id, priority: priority, key: key, arrival: now, excluded: excluded)
         let wake = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
-                var demand = false
+                var demand: Demand?
                 let resumes: [(CheckedContinuation<Wake, Never>, Wake)] = state.withLock { state in
                     if state.cancelled.remove(id) != nil { return [(continuation, .cancelled)] }
                     let (arrival, displaced) = state.admission.arrive(ticket, retry: retry, now: now)
@@ -81,18 +84,24 @@ final class ServiceGate: Sendable {
                         resumes.append((continuation, .shed(seconds)))
                     case .queued:
                         state.waiters[id] = continuation
-                        // Demand the replicas cannot take: none is routable, or a queue just formed.
-                        let queuedNow = state.admission.queued.values.reduce(0, +)
-                        if state.admission.routable.isEmpty || queuedNow == 1,
-                           state.lastDemand.map({ now - $0 >= .seconds(1) }) ?? true {
-                            state.lastDemand = now
-                            demand = true
-                        }
+                        demand = Self.demand(after: now, in: &state)
                     }
                     return resumes
                 }
                 for (waiter, wake) in resumes { waiter.resume(returning: wake) }
-                if demand { onDemand(service) }
+                switch demand {
+                case .now?:
+                    onDemand(service)
+                case .soon?:
+                    // Let the rest of a burst arrive first, so the autoscaler sees its size.
+                    Task { [self] in
+                        try? await Task.sleep(for: Self.burstSettle)
+                        state.withLock { $0.demandPending = false }
+                        onDemand(service)
+                    }
+                case nil:
+                    break
+                }
             }
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Wake, Never>? in
@@ -158,6 +167,30 @@ final class ServiceGate: Sendable {
             }
         }
         return resumes
+    }
+
+    private enum Demand {
+        case now
+        case soon
+    }
+
+    /// How long a forming queue is left to grow before the autoscaler is woken.
+    static let burstSettle: Duration = .milliseconds(50)
+
+    /// Whether a request that just queued should wake the autoscaler: at once (once a second)
+    /// when no replica is routable — nothing else will bring one — and otherwise shortly after a
+    /// queue forms or grows, at most four times a second.
+    private static func demand(after now: ContinuousClock.Instant, in state: inout State) -> Demand? {
+        let since = state.lastDemand.map { now - $0 } ?? .seconds(3600)
+        if state.admission.routable.isEmpty {
+            guard since >= .seconds(1) else { return nil }
+            state.lastDemand = now
+            return .now
+        }
+        guard !state.demandPending, since >= .milliseconds(250) else { return nil }
+        state.demandPending = true
+        state.lastDemand = now
+        return .soon
     }
 
     /// Dispatches only name routable replicas, and those always have an endpoint.

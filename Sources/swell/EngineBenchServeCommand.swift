@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SwellClient
 import SwellLoad
 
 /// `swell engine bench-serve` — drives any OpenAI-compatible server with the shared-system-prompt
@@ -42,6 +43,12 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
 
     @Option(help: "Cold/cached TTFT pairs to measure.")
     var probes = 3
+
+    @Option(help: "The model field of each request (a router needs the service name).")
+    var model: String?
+
+    @Flag(help: "Each client's chats form one conversation: every request repeats the earlier turns (with a fixed stand-in for the earlier answers).")
+    var conversation = false
 
     @Option(name: .customLong("json-out"), help: "Also write the results as JSON to this file.")
     var jsonOut: String?
@@ -86,9 +93,13 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             for index in 0..<clients {
                 group.addTask {
                     var samples: [Sample] = []
+                    var history: [String] = []
                     for request in 0..<requests {
                         let question = PromptText.text(words: questionTokens, seed: "client\(index)-\(request)")
-                        samples.append(try await chat(client, base, system: system, question: question))
+                        samples.append(try await chat(client, base, system: system, question: question, history: history))
+                        if conversation {
+                            history += [question, PromptText.text(words: 24, seed: "answer-\(index)-\(request)")]
+                        }
                     }
                     return samples
                 }
@@ -130,10 +141,13 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
     }
 
     /// One streamed chat: time to the first content token, and usage when the server sends it.
-    private func chat(_ client: HTTPClient, _ base: String, system: String, question: String) async throws -> Sample {
+    /// - Parameter history: earlier turns of the conversation, user and assistant alternating.
+    private func chat(_ client: HTTPClient, _ base: String, system: String, question: String,
+                      history: [String] = []) async throws -> Sample {
         struct Body: Encodable {
             struct Message: Encodable { var role: String; var content: String }
             struct StreamOptions: Encodable { var include_usage = true }
+            var model: String?
             var messages: [Message]
             var max_tokens: Int
             var temperature = 0.0
@@ -141,7 +155,8 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             var stream_options = StreamOptions()
             var ignore_eos = true
         }
-        let body = Body(messages: [.init(role: "system", content: system), .init(role: "user", content: question)],
+        let turns = history.enumerated().map { Body.Message(role: $0.offset % 2 == 0 ? "user" : "assistant", content: $0.element) }
+        let body = Body(model: model, messages: [.init(role: "system", content: system)] + turns + [.init(role: "user", content: question)],
                         max_tokens: maxTokens)
         let spec = RequestSpec(index: 0, priority: .standard, promptWords: systemTokens + questionTokens, maxTokens: maxTokens,
                                body: try JSONEncoder().encode(body))

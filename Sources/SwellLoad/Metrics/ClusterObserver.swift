@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import SwellClient
 
 /// What the control plane looked like at one moment of the run. Any part may be unknown.
 public struct ClusterSample: Sendable, Equatable {

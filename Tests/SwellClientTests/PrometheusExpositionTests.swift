@@ -1,5 +1,5 @@
 import Testing
-@testable import SwellLoad
+@testable import SwellClient
 
 @Suite("Prometheus text format")
 struct PrometheusExpositionTests {
@@ -33,17 +33,6 @@ struct PrometheusExpositionTests {
         #expect(exposition.sum("swell_engine_time_to_first_token_seconds_bucket", matching: ["le": "+Inf"]) == 5)
         #expect(exposition.samples(named: "swell_router_queue_length").first?.timestamp == 1_700_000_000_000)
         #expect(exposition.sum("swell_engine_prompt_tokens_total") == nil)
-    }
-
-    @Test("queue length: the router's series for the service when present, else the engine's waiting requests")
-    func queueLength() throws {
-        let router = try PrometheusExposition(parsing: Self.engine)
-        #expect(QueueLengthProbe.queueLength(in: router, service: "chat") == 5)
-        #expect(QueueLengthProbe.queueLength(in: router, service: "other") == 9)
-        let engine = try PrometheusExposition(parsing: Self.engine.split(separator: "\n").filter { !$0.hasPrefix("swell_router") }
-            .joined(separator: "\n"))
-        #expect(QueueLengthProbe.queueLength(in: engine, service: "chat") == 5)
-        #expect(QueueLengthProbe.queueLength(in: try PrometheusExposition(parsing: "up 1\n"), service: "chat") == nil)
     }
 
     @Test("label escapes, special values, spacing and an optional trailing comma")
