@@ -22,10 +22,11 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-## bench: engine throughput (llama-bench style), the serving benchmark, control-plane reaction
+## bench: engine throughput (llama-bench style), the serving benchmark, the router, control-plane and autoscaler reaction
 bench: setup
 	hack/bench-engine.sh
 	hack/bench-serving.sh
+	hack/bench-router.sh
 	hack/bench-controlplane.sh
 
 ## clean: remove build products and local server data

@@ -51,7 +51,7 @@ struct LogsCommand: AsyncParsableCommand {
             throw CLIError("the server answered \(response.status.code): \(String(buffer: body))")
         }
         for try await chunk in response.body {
-            FileHandle.standardOutput.write(Data(chunk.readableBytesView))
+            write(Data(chunk.readableBytesView), to: .standardOutput)
         }
     }
 }

@@ -18,14 +18,14 @@ final class ProgressPrinter: Sendable {
         guard enabled else { return }
         let line = ProgressLine.render(snapshot, plannedSeconds: plannedSeconds)
         if terminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
+            write(Data("\r\u{1B}[2K\(line)".utf8), to: .standardError)
         } else if Int(snapshot.elapsed.rounded()) % Self.plainEvery == 0 {
-            FileHandle.standardError.write(Data("\(line)\n".utf8))
+            write(Data("\(line)\n".utf8), to: .standardError)
         }
     }
 
     /// Ends the redrawn line so the report starts on a clean one.
     func finish() {
-        if enabled, terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if enabled, terminal { write(Data("\r\u{1B}[2K".utf8), to: .standardError) }
     }
 }

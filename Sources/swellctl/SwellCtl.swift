@@ -65,10 +65,20 @@ struct SwellCtl: AsyncParsableCommand {
 
 /// Writes one message line to standard error.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    write(Data((message + "\n").utf8), to: .standardError)
 }
 
 /// Writes one line to standard output, unbuffered, so watches show up at once even in a pipe.
 func printOutput(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    write(Data((text + "\n").utf8), to: .standardOutput)
+}
+
+/// Writes to a standard stream. When its reader has gone (`swellctl get -w | head`), the command
+/// ends quietly with the status a process killed by SIGPIPE has, as Unix tools do.
+func write(_ data: Data, to handle: FileHandle) {
+    do {
+        try handle.write(contentsOf: data)
+    } catch {
+        Foundation.exit(128 + SIGPIPE)
+    }
 }
