@@ -17,13 +17,13 @@ struct DeleteCommand: AsyncParsableCommand {
     @Flag(name: .customLong("ignore-not-found"), help: "Treat objects that do not exist as deleted.")
     var ignoreNotFound = false
 
-    @Argument(help: "KIND NAME... (when -f is not given).")
+    @Argument(help: "KIND NAME... or KIND/NAME... (when -f is not given).")
     var arguments: [String] = []
 
     func validate() throws {
         if files.isEmpty {
-            if arguments.count < 2 {
-                throw ArgumentParser.ValidationError("specify KIND and at least one NAME, or -f FILE")
+            if arguments.count < 2, !(arguments.first?.contains("/") ?? false) {
+                throw ArgumentParser.ValidationError("specify KIND and at least one NAME (or KIND/NAME), or -f FILE")
             }
         } else if !arguments.isEmpty {
             throw ArgumentParser.ValidationError("cannot combine -f with KIND NAME arguments")
@@ -34,8 +34,9 @@ struct DeleteCommand: AsyncParsableCommand {
         let client = try global.client()
         var failed = false
         if files.isEmpty {
-            let kind = try KindArgument.resolve(arguments[0])
-            for name in arguments.dropFirst() {
+            let (kindName, names) = try KindArgument.split(arguments)
+            let kind = try KindArgument.resolve(kindName)
+            for name in names {
                 failed = try await delete(kind, namespace: global.effectiveNamespace, name: name, client: client) || failed
             }
         } else {

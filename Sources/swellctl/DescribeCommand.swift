@@ -11,7 +11,7 @@ struct DescribeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The kind of object (isvc, rep, pc, no, ev…).")
+    @Argument(help: "The kind of object (isvc, rep, pc, no, ev…), or KIND/NAME.")
     var kind: String
 
     @Argument(help: "Names of objects; every object of the kind in the namespace when omitted.")
@@ -21,11 +21,11 @@ struct DescribeCommand: AsyncParsableCommand {
     var selector: String?
 
     func run() async throws {
-        let kind = try KindArgument.resolve(kind)
-        try await run(kind)
+        let (kind, names) = try KindArgument.split([self.kind] + self.names)
+        try await run(try KindArgument.resolve(kind), names: names)
     }
 
-    private func run<R: CLIResource>(_ type: R.Type) async throws {
+    private func run<R: CLIResource>(_ type: R.Type, names: [String]) async throws {
         let client = try global.client()
         let namespace = R.isNamespaced ? global.effectiveNamespace : nil
         var objects = [R]()

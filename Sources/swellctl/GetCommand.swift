@@ -13,10 +13,10 @@ struct GetCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The kind of object (inferenceservices, isvc, replicas, rep, priorityclasses, pc, nodes, no, events, ev).")
+    @Argument(help: "The kind of object (inferenceservices, isvc, replicas, rep, priorityclasses, pc, nodes, no, events, ev), or KIND/NAME.")
     var kind: String
 
-    @Argument(help: "Names of objects to show; all when omitted.")
+    @Argument(help: "Names of objects to show (or more KIND/NAME); all when omitted.")
     var names: [String] = []
 
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "List across all namespaces.")
@@ -43,11 +43,11 @@ struct GetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let kind = try KindArgument.resolve(kind)
-        try await run(kind)
+        let (kind, names) = try KindArgument.split([self.kind] + self.names)
+        try await run(try KindArgument.resolve(kind), names: names)
     }
 
-    private func run<R: CLIResource>(_ type: R.Type) async throws {
+    private func run<R: CLIResource>(_ type: R.Type, names: [String]) async throws {
         let client = try global.client()
         let namespace: String? = R.isNamespaced ? (allNamespaces ? nil : global.effectiveNamespace) : nil
         let printer = ObjectPrinter<R>(format: output, showNamespace: allNamespaces)

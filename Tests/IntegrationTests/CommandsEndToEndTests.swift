@@ -159,6 +159,14 @@ import Testing
             let missing = try await server.swellctl("describe", "isvc", "nope")
             #expect(missing.exit.code == 1)
             #expect(missing.stderr.contains("(NotFound)"))
+
+            // kubectl's KIND/NAME form, for describe and get.
+            let slashed = try await server.swellctl("describe", "isvc/chat")
+            #expect(slashed.succeeded, "\(slashed)")
+            #expect(slashed.stdoutLines.first == lines.first)
+            #expect(try await server.swellctl("get", "inferenceservice/chat", "-o", "name").stdout == "inferenceservice/chat\n")
+            let mixed = try await server.swellctl("get", "isvc", "isvc/chat")
+            #expect(!mixed.succeeded && mixed.stderr.contains("KIND/NAME"), "\(mixed)")
         }
     }
 

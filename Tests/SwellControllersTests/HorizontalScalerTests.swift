@@ -132,7 +132,7 @@ struct HorizontalScalerTests {
         #expect(evaluation.desiredReplicas == 4)
         #expect(evaluation.rule == .maxReplicas)
         #expect(evaluation.message.contains(
-            "burst: 10 waiting per ready replica in the last 1s is over 2× the target → 5, without the scale-up stabilization window"))
+            "burst: 10 waiting per ready replica now is over 2× the target → 5, without the scale-up stabilization window"))
 
         // The same spike without the burst path waits out the 60 s scale-up window.
         var slow = HorizontalScaler(configuration: .init(burstThreshold: 1000))
@@ -239,5 +239,21 @@ struct HorizontalScalerTests {
         var scaler = HorizontalScaler()
         let inputs = AutoscalerInputs(replicas: Self.ready([1]), routerQueue: 0, lastRequestAt: Self.at(0))
         #expect(scaler.evaluate(spec: spec, current: 1, inputs: inputs, now: Self.at(120)).desiredReplicas == 1)
+    }
+
+    @Test("a wake-up just after a calm tick sees the queue as it is: the burst path is not diluted by the tick before")
+    func wakeUpBetweenTicks() {
+        let spec = Self.queueSpec(target: 2, max: 4, up: ScalingRules(stabilizationWindowSeconds: 60))
+        var scaler = HorizontalScaler()
+        for tick in 0..<5 {
+            _ = scaler.evaluate(spec: spec, current: 1, inputs: AutoscalerInputs(replicas: Self.ready([0]), routerQueue: 0),
+                                now: Self.at(Double(tick)))
+        }
+        // 50 ms after the calm tick at 4 s: 7 waiting on one replica is over 2 × 2; averaged with
+        // the calm tick it would be 3.5 and wait for the 60 s window.
+        let woken = scaler.evaluate(spec: spec, current: 1, inputs: AutoscalerInputs(replicas: Self.ready([0]), routerQueue: 7),
+                                    now: Self.at(4.05))
+        #expect(woken.isBurst)
+        #expect(woken.desiredReplicas == 4)
     }
 }

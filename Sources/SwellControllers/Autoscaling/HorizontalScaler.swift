@@ -23,14 +23,16 @@ public struct HorizontalScaler: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The normal path scales on each replica's mean over this window.
         public var stableWindow: Duration
-        /// The burst path watches the mean over this window (the latest tick at 1 s ticks).
+        /// The burst path watches the mean over this window; zero (the default) watches the latest
+        /// evaluation alone, so a wake-up between ticks sees the queue as it is, not averaged with
+        /// the calm tick before it.
         public var burstWindow: Duration
         /// A burst starts above `burstThreshold ×` the QueueLength target per Ready replica.
         public var burstThreshold: Double
         /// … and ends after the short-window value has stayed at or below that for this long.
         public var burstHold: Duration
 
-        public init(stableWindow: Duration = .seconds(5), burstWindow: Duration = .seconds(1), burstThreshold: Double = 2,
+        public init(stableWindow: Duration = .seconds(5), burstWindow: Duration = .zero, burstThreshold: Double = 2,
                     burstHold: Duration = .seconds(10)) {
             self.stableWindow = stableWindow
             self.burstWindow = burstWindow
@@ -147,8 +149,9 @@ public struct HorizontalScaler: Sendable {
         burst.observe(perReplica: proposal.current, target: target, now: now)
         guard let replicas = proposal.proposedReplicas, let perReplica = proposal.current,
               perReplica > configuration.burstThreshold * target else { return nil }
-        let clause = "burst: \(ScalingExplanation.number(perReplica)) waiting per ready replica in the last "
-            + "\(ScalingExplanation.seconds(configuration.burstWindow))s is over "
+        let when = configuration.burstWindow == .zero ? "now"
+            : "in the last \(ScalingExplanation.seconds(configuration.burstWindow))s"
+        let clause = "burst: \(ScalingExplanation.number(perReplica)) waiting per ready replica \(when) is over "
             + "\(ScalingExplanation.number(configuration.burstThreshold))× the target → \(replicas), without the scale-up stabilization window"
         return (replicas, clause)
     }
