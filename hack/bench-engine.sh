@@ -28,7 +28,7 @@ for type in $types; do
         --batched-sequences 8 >"$work/swell-$type.txt"
     "$llama/llama-bench" -m "$model" -t "$threads" -p 512 -n 128 -r "$repetitions" -o json \
         >"$work/llama-$type.json" 2>"$work/llama-$type.err" || { cat "$work/llama-$type.err" >&2; die "llama-bench failed"; }
-    stat -c %s "$model" >"$work/size-$type.txt"
+    stat -L -c %s "$model" >"$work/size-$type.txt"
 done
 
 python3 - "$work" "$bandwidth" $types <<'PY'

@@ -62,7 +62,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE void tile_avx2(const uint8_t *w, int64_t r
     default: KERNEL(__VA_ARGS__, TYPE, ROWS, 6); break;         \
     }
 
-SWELL_SIMD static void tiles_avx2_type(const uint8_t *w, int64_t row_bytes, int64_t rows, int64_t k, const float *x,
+SWELL_SIMD static SWELL_ALWAYS_INLINE void tiles_avx2_type(const uint8_t *w, int64_t row_bytes, int64_t rows, int64_t k, const float *x,
                                        int64_t tokens, float *out, int64_t out_stride, const int TYPE) {
     for (int64_t t0 = 0; t0 < tokens; t0 += FLOAT_TILE_TOKENS_AVX2) {
         int count = tokens - t0 < FLOAT_TILE_TOKENS_AVX2 ? (int)(tokens - t0) : FLOAT_TILE_TOKENS_AVX2;
@@ -110,7 +110,7 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile_avx512(const uint8_t *w, int64
         for (int t = 0; t < TOKENS; t++) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-SWELL_AVX512 static void tiles_avx512_type(const uint8_t *w, int64_t row_bytes, int64_t rows, int64_t k,
+SWELL_AVX512 static SWELL_ALWAYS_INLINE void tiles_avx512_type(const uint8_t *w, int64_t row_bytes, int64_t rows, int64_t k,
                                            const float *x, int64_t tokens, float *out, int64_t out_stride,
                                            const int TYPE) {
     for (int64_t t0 = 0; t0 < tokens; t0 += FLOAT_TILE_TOKENS_AVX512) {
@@ -127,6 +127,19 @@ SWELL_AVX512 static void tiles_avx512_type(const uint8_t *w, int64_t row_bytes, 
         }
     }
 }
+
+// One function per instruction set and type, so TYPE is a constant in the inner loops.
+#define FLOAT_TILES_FOR(ATTRIBUTE, NAME, BODY, TYPE)                                                              \
+    ATTRIBUTE static void NAME(const uint8_t *w, int64_t row_bytes, int64_t rows, int64_t k, const float *x,      \
+                               int64_t tokens, float *out, int64_t out_stride) {                                   \
+        BODY(w, row_bytes, rows, k, x, tokens, out, out_stride, TYPE);                                            \
+    }
+FLOAT_TILES_FOR(SWELL_SIMD, tiles_avx2_f32, tiles_avx2_type, SWELL_TYPE_F32)
+FLOAT_TILES_FOR(SWELL_SIMD, tiles_avx2_f16, tiles_avx2_type, SWELL_TYPE_F16)
+FLOAT_TILES_FOR(SWELL_SIMD, tiles_avx2_bf16, tiles_avx2_type, SWELL_TYPE_BF16)
+FLOAT_TILES_FOR(SWELL_AVX512, tiles_avx512_f32, tiles_avx512_type, SWELL_TYPE_F32)
+FLOAT_TILES_FOR(SWELL_AVX512, tiles_avx512_f16, tiles_avx512_type, SWELL_TYPE_F16)
+FLOAT_TILES_FOR(SWELL_AVX512, tiles_avx512_bf16, tiles_avx512_type, SWELL_TYPE_BF16)
 #endif
 
 int swell_float_matmul_rows(int level, int type, const uint8_t *weights, int64_t row_bytes, int64_t rows, int64_t k,
@@ -134,17 +147,17 @@ int swell_float_matmul_rows(int level, int type, const uint8_t *weights, int64_t
 #if defined(__x86_64__)
     if (level >= SWELL_LEVEL_AVX512_VNNI && k % 16 == 0) {
         switch (type) {
-        case SWELL_TYPE_F32: tiles_avx512_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_F32); return 1;
-        case SWELL_TYPE_F16: tiles_avx512_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_F16); return 1;
-        case SWELL_TYPE_BF16: tiles_avx512_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_BF16); return 1;
+        case SWELL_TYPE_F32: tiles_avx512_f32(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
+        case SWELL_TYPE_F16: tiles_avx512_f16(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
+        case SWELL_TYPE_BF16: tiles_avx512_bf16(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
         default: return 0;
         }
     }
     if (level >= SWELL_LEVEL_AVX2 && k % 8 == 0) {
         switch (type) {
-        case SWELL_TYPE_F32: tiles_avx2_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_F32); return 1;
-        case SWELL_TYPE_F16: tiles_avx2_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_F16); return 1;
-        case SWELL_TYPE_BF16: tiles_avx2_type(weights, row_bytes, rows, k, x, tokens, out, out_stride, SWELL_TYPE_BF16); return 1;
+        case SWELL_TYPE_F32: tiles_avx2_f32(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
+        case SWELL_TYPE_F16: tiles_avx2_f16(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
+        case SWELL_TYPE_BF16: tiles_avx2_bf16(weights, row_bytes, rows, k, x, tokens, out, out_stride); return 1;
         default: return 0;
         }
     }

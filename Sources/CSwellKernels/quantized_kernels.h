@@ -103,9 +103,9 @@ SWELL_DEFINE_ROW_KERNEL(SWELL_KERNEL_NAME(dot_q8_0_n), SWELL_KERNEL_NAME(block_q
 /// `xflip`, given with VNNI for Q8_0: the same activations with every byte XOR 0x80 — as unsigned
 /// bytes q + 128 — so one vpdpbusd multiplies them with the signed weights without the sign
 /// trick; the 128·Σw that adds is taken off by starting each product from −128·Σw.
-SWELL_KERNEL static void SWELL_KERNEL_NAME(dot_tile8)(int type, const void *row, const swell_q8_block *const *xq,
-                                                      const swell_q8_block *const *xflip, int64_t blocks,
-                                                      const float *scales, const float *sums, float *out) {
+SWELL_KERNEL static SWELL_ALWAYS_INLINE void SWELL_KERNEL_NAME(dot_tile8_typed)(
+    const void *row, const swell_q8_block *const *xq, const swell_q8_block *const *xflip, int64_t blocks,
+    const float *scales, const float *sums, float *out, const int type) {
     (void)xflip; // only the VNNI kernels use it
     __m256 acc = _mm256_setzero_ps();
     __m256 minimum = _mm256_setzero_ps();
@@ -156,6 +156,17 @@ SWELL_KERNEL static void SWELL_KERNEL_NAME(dot_tile8)(int type, const void *row,
         acc = _mm256_fmadd_ps(scale, dots, acc);
     }
     _mm256_storeu_ps(out, _mm256_add_ps(acc, minimum));
+}
+
+/// `dot_tile8` with the weight type a constant in the block loop.
+SWELL_KERNEL static void SWELL_KERNEL_NAME(dot_tile8)(int type, const void *row, const swell_q8_block *const *xq,
+                                                      const swell_q8_block *const *xflip, int64_t blocks,
+                                                      const float *scales, const float *sums, float *out) {
+    switch (type) {
+    case SWELL_TYPE_Q4_1: SWELL_KERNEL_NAME(dot_tile8_typed)(row, xq, xflip, blocks, scales, sums, out, SWELL_TYPE_Q4_1); break;
+    case SWELL_TYPE_Q4_0: SWELL_KERNEL_NAME(dot_tile8_typed)(row, xq, xflip, blocks, scales, sums, out, SWELL_TYPE_Q4_0); break;
+    default: SWELL_KERNEL_NAME(dot_tile8_typed)(row, xq, xflip, blocks, scales, sums, out, SWELL_TYPE_Q8_0); break;
+    }
 }
 
 /// One row against one activation vector (decode), eight blocks at a time: the eight blocks'
