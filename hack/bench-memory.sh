@@ -43,7 +43,7 @@ for url in "${urls[@]}"; do
     curl -fsS "$url/v1/completions" -H 'content-type: application/json' \
         -d '{"prompt":"The capital of France is","max_tokens":16,"temperature":0}' >/dev/null
 done
-printf 'model %s (%s MB), KV cache %s per replica (F16)\n' "$(basename "$model")" "$(( $(stat -c %s "$model") / 1000000 ))" "$cache"
+printf 'model %s (%s MB), KV cache %s per replica (F16)\n' "$(basename "$model")" "$(( $(stat -L -c %s "$model") / 1000000 ))" "$cache"
 printf '%-8s %10s %10s %12s\n' replica "RSS MB" "PSS MB" "private MB"
 for index in $(seq 1 "$replicas"); do
     pid=${pids[$((index - 1))]}
