@@ -22,10 +22,12 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-## bench: engine throughput (llama-bench style), the serving benchmark, the router, control-plane and autoscaler reaction
+## bench: engine throughput and serving against llama.cpp, memory per replica, the router, control-plane and autoscaler reaction
 bench: setup
+	hack/setup-bench.sh
 	hack/bench-engine.sh
 	hack/bench-serving.sh
+	hack/bench-memory.sh
 	hack/bench-router.sh
 	hack/bench-controlplane.sh
 

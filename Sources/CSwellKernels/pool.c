@@ -44,6 +44,8 @@ struct swell_pool {
     _Alignas(64) _Atomic unsigned generation;
     _Alignas(64) _Atomic int stopping;
     _Atomic int sleepers;
+    void *scratch;
+    size_t scratch_bytes;
 };
 
 typedef struct {
@@ -141,7 +143,25 @@ void swell_pool_destroy(swell_pool *pool) {
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mutex);
     free(pool->workers);
+    free(pool->scratch);
     free(pool);
+}
+
+static _Thread_local void *thread_scratch = NULL;
+static _Thread_local size_t thread_scratch_bytes = 0;
+
+static void *grow(void **buffer, size_t *capacity, size_t bytes) {
+    if (*capacity >= bytes && *buffer) return *buffer;
+    size_t wanted = bytes < 4096 ? 4096 : bytes + bytes / 2;
+    void *grown = realloc(*buffer, wanted);
+    if (!grown) return NULL;
+    *buffer = grown;
+    *capacity = wanted;
+    return grown;
+}
+
+void *swell_pool_scratch(swell_pool *pool, size_t bytes) {
+    return pool ? grow(&pool->scratch, &pool->scratch_bytes, bytes) : grow(&thread_scratch, &thread_scratch_bytes, bytes);
 }
 
 int swell_pool_threads(const swell_pool *pool) { return pool ? pool->threads : 1; }

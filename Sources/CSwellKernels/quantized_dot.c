@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -164,12 +165,6 @@ SWELL_SIMD static inline __m256i unpack_nibbles(const uint8_t *qs) {
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
 }
 
-/// Σ unsigned(x) · signed(y) over 32 bytes, as 8 int32 lanes converted to float.
-SWELL_SIMD static inline __m256 dot_u8_s8(__m256i x, __m256i y) {
-    __m256i pairs = _mm256_maddubs_epi16(x, y);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
 SWELL_SIMD static float dot_f32_simd(const float *a, const float *b, int64_t n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -209,90 +204,7 @@ SWELL_SIMD static float dot_bf16_simd(const uint16_t *w, const float *x, int64_t
 
 SWELL_SIMD static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-/// Q4_0/Q4_1/Q8_0 row against `COUNT` (1...4) activation vectors: each weight block is loaded
-/// and unpacked once and reused for every vector, which is what makes prefill cheaper per token.
-/// Always inlined with a constant COUNT so the accumulators stay in registers.
 #define SWELL_ALWAYS_INLINE __attribute__((always_inline)) inline
-
-// One weight block against COUNT activation vectors, accumulating into acc[t] (and, for Q4_1,
-// the block-minimum terms into minimum[t]).
-SWELL_SIMD static SWELL_ALWAYS_INLINE void block_q4_1(const swell_block_q4_1 *w, const swell_q8_block *const *xq,
-                                                       int64_t b, __m256 *acc, float *minimum, const int COUNT) {
-    __m256i q = unpack_nibbles(w[b].qs);
-    float d = half_to_float(w[b].d);
-    float m = half_to_float(w[b].m);
-    for (int t = 0; t < COUNT; t++) {
-        const swell_q8_block *a = &xq[t][b];
-        __m256i y = _mm256_loadu_si256((const __m256i *)a->qs);
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), dot_u8_s8(q, y), acc[t]);
-        minimum[t] += m * a->s;
-    }
-}
-
-SWELL_SIMD static SWELL_ALWAYS_INLINE void block_q4_0(const swell_block_q4_0 *w, const swell_q8_block *const *xq,
-                                                       int64_t b, __m256 *acc, float *minimum, const int COUNT) {
-    (void)minimum;
-    __m256i q = _mm256_sub_epi8(unpack_nibbles(w[b].qs), _mm256_set1_epi8(8));
-    __m256i q_abs = _mm256_sign_epi8(q, q);
-    float d = half_to_float(w[b].d);
-    for (int t = 0; t < COUNT; t++) {
-        const swell_q8_block *a = &xq[t][b];
-        __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), dot_u8_s8(q_abs, y), acc[t]);
-    }
-}
-
-SWELL_SIMD static SWELL_ALWAYS_INLINE void block_q8_0(const swell_block_q8_0 *w, const swell_q8_block *const *xq,
-                                                       int64_t b, __m256 *acc, float *minimum, const int COUNT) {
-    (void)minimum;
-    __m256i q = _mm256_loadu_si256((const __m256i *)w[b].qs);
-    __m256i q_abs = _mm256_sign_epi8(q, q);
-    float d = half_to_float(w[b].d);
-    for (int t = 0; t < COUNT; t++) {
-        const swell_q8_block *a = &xq[t][b];
-        __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a->qs), q);
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), dot_u8_s8(q_abs, y), acc[t]);
-    }
-}
-
-/// A row against COUNT activation vectors. Few vectors leave the FMA chains short of independent
-/// work, so for one or two vectors blocks are taken in pairs with two sets of accumulators.
-#define SWELL_DEFINE_ROW_KERNEL(NAME, BLOCK, BLOCK_TYPE)                                                    \
-    SWELL_SIMD static SWELL_ALWAYS_INLINE void NAME(const void *row, const swell_q8_block *const *xq,        \
-                                                     int64_t blocks, float *out, const int COUNT) {           \
-        const BLOCK_TYPE *w = row;                                                                          \
-        __m256 acc0[SWELL_TOKEN_TILE], acc1[SWELL_TOKEN_TILE];                                              \
-        float min0[SWELL_TOKEN_TILE], min1[SWELL_TOKEN_TILE];                                               \
-        for (int t = 0; t < SWELL_TOKEN_TILE; t++) {                                                        \
-            acc0[t] = acc1[t] = _mm256_setzero_ps();                                                        \
-            min0[t] = min1[t] = 0;                                                                          \
-        }                                                                                                   \
-        int64_t b = 0;                                                                                      \
-        if (COUNT == 1) {                                                                                   \
-            for (; b + 3 < blocks; b += 4) {                                                                \
-                BLOCK(w, xq, b, acc0, min0, 1);                                                             \
-                BLOCK(w, xq, b + 1, acc1, min1, 1);                                                         \
-                BLOCK(w, xq, b + 2, acc0 + 2, min0 + 2, 1);                                                 \
-                BLOCK(w, xq, b + 3, acc1 + 2, min1 + 2, 1);                                                 \
-            }                                                                                               \
-            acc0[0] = _mm256_add_ps(acc0[0], acc0[2]);                                                      \
-            acc1[0] = _mm256_add_ps(acc1[0], acc1[2]);                                                      \
-            min0[0] += min0[2];                                                                             \
-            min1[0] += min1[2];                                                                             \
-        }                                                                                                   \
-        if (COUNT <= 2) {                                                                                   \
-            for (; b + 1 < blocks; b += 2) {                                                                \
-                BLOCK(w, xq, b, acc0, min0, COUNT);                                                         \
-                BLOCK(w, xq, b + 1, acc1, min1, COUNT);                                                     \
-            }                                                                                               \
-        }                                                                                                   \
-        for (; b < blocks; b++) BLOCK(w, xq, b, acc0, min0, COUNT);                                         \
-        for (int t = 0; t < COUNT; t++) out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + min0[t] + min1[t]; \
-    }
-
-SWELL_DEFINE_ROW_KERNEL(dot_q4_1_n, block_q4_1, swell_block_q4_1)
-SWELL_DEFINE_ROW_KERNEL(dot_q4_0_n, block_q4_0, swell_block_q4_0)
-SWELL_DEFINE_ROW_KERNEL(dot_q8_0_n, block_q8_0, swell_block_q8_0)
 
 #define SWELL_DISPATCH_COUNT(KERNEL, ROW, XQ, BLOCKS, OUT, COUNT) \
     switch (COUNT) {                                              \
@@ -319,59 +231,31 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
     return _mm256_add_epi32(low, high);
 }
 
-/// One row against exactly 8 activation vectors (a full prefill tile). Each block's 8 integer
-/// dot products are reduced to one vector (lane = token) before a single convert and FMA with
-/// the 8 activation scales, instead of a convert, broadcast and FMA per token: about half the
-/// vector work per token. `scales`/`sums` hold d and s of the tile's activations as [block][8].
-SWELL_SIMD static void dot_tile8_simd(int type, const void *row, const swell_q8_block *const *xq, int64_t blocks,
-                                      const float *scales, const float *sums, float *out) {
-    __m256 acc = _mm256_setzero_ps();
-    __m256 minimum = _mm256_setzero_ps();
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i products[8];
-    for (int64_t b = 0; b < blocks; b++) {
-        float d;
-        if (type == SWELL_TYPE_Q4_1) {
-            const swell_block_q4_1 *w = (const swell_block_q4_1 *)row + b;
-            __m256i q = unpack_nibbles(w->qs);
-            for (int t = 0; t < 8; t++) {
-                __m256i y = _mm256_loadu_si256((const __m256i *)xq[t][b].qs);
-                products[t] = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones);
-            }
-            d = half_to_float(w->d);
-            minimum = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w->m)), _mm256_loadu_ps(sums + 8 * b), minimum);
-        } else {
-            __m256i q;
-            if (type == SWELL_TYPE_Q4_0) {
-                const swell_block_q4_0 *w = (const swell_block_q4_0 *)row + b;
-                q = _mm256_sub_epi8(unpack_nibbles(w->qs), _mm256_set1_epi8(8));
-                d = half_to_float(w->d);
-            } else {
-                const swell_block_q8_0 *w = (const swell_block_q8_0 *)row + b;
-                q = _mm256_loadu_si256((const __m256i *)w->qs);
-                d = half_to_float(w->d);
-            }
-            __m256i q_abs = _mm256_sign_epi8(q, q);
-            for (int t = 0; t < 8; t++) {
-                __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xq[t][b].qs), q);
-                products[t] = _mm256_madd_epi16(_mm256_maddubs_epi16(q_abs, y), ones);
-            }
-        }
-        __m256 dots = _mm256_cvtepi32_ps(transpose_sum8(products));
-        __m256 scale = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_loadu_ps(scales + 8 * b));
-        acc = _mm256_fmadd_ps(scale, dots, acc);
-    }
-    _mm256_storeu_ps(out, _mm256_add_ps(acc, minimum));
-}
+#define SWELL_KERNEL SWELL_SIMD
+#define SWELL_KERNEL_NAME(name) name##_avx2
+#define SWELL_DOT_I32(x, y) _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
+#include "quantized_kernels.h"
+#undef SWELL_KERNEL
+#undef SWELL_KERNEL_NAME
+#undef SWELL_DOT_I32
 
-SWELL_SIMD static void dot_quantized_multi_simd(int type, const void *row, const swell_q8_block *const *xq,
-                                                int count, int64_t blocks, float *out) {
-    switch (type) {
-    case SWELL_TYPE_Q4_1: SWELL_DISPATCH_COUNT(dot_q4_1_n, row, xq, blocks, out, count); break;
-    case SWELL_TYPE_Q4_0: SWELL_DISPATCH_COUNT(dot_q4_0_n, row, xq, blocks, out, count); break;
-    case SWELL_TYPE_Q8_0: SWELL_DISPATCH_COUNT(dot_q8_0_n, row, xq, blocks, out, count); break;
-    default:
-        for (int t = 0; t < count; t++) out[t] = NAN;
+#define SWELL_KERNEL SWELL_AVX512
+#define SWELL_KERNEL_NAME(name) name##_vnni
+#define SWELL_DOT_I32(x, y) _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)
+#define SWELL_KERNEL_HAS_VNNI 1
+#include "quantized_kernels.h"
+#undef SWELL_KERNEL_HAS_VNNI
+#undef SWELL_KERNEL
+#undef SWELL_KERNEL_NAME
+#undef SWELL_DOT_I32
+
+/// A quantized row against `count` activation vectors with the kernels of `level`.
+SWELL_SIMD static void dot_quantized_multi(int level, int type, const void *row, const swell_q8_block *const *xq,
+                                           int count, int64_t blocks, float *out) {
+    if (level >= SWELL_LEVEL_AVX512_VNNI) {
+        dot_quantized_multi_vnni(type, row, xq, count, blocks, out);
+    } else {
+        dot_quantized_multi_avx2(type, row, xq, count, blocks, out);
     }
 }
 
@@ -384,7 +268,7 @@ float swell_vec_dot_simd(int type, const void *row, const float *xf, const swell
     case SWELL_TYPE_Q4_1:
     case SWELL_TYPE_Q8_0: {
         float out;
-        dot_quantized_multi_simd(type, row, &xq, 1, n / SWELL_QK, &out);
+        dot_quantized_multi(swell_use_simd, type, row, &xq, 1, n / SWELL_QK, &out);
         return out;
     }
     default: return NAN;
@@ -428,9 +312,14 @@ typedef struct {
     int64_t out_stride;
     int64_t chunk_rows;
     // Activation scales d and sums s of each full 8-token tile, laid out [tile][block][token]
-    // for dot_tile8_simd; NULL when that kernel is not used.
+    // for dot_tile8, and of every token, [token][block], for dot_single; NULL when the kernels
+    // are not used.
     const float *tile_scales;
     const float *tile_sums;
+    const float *token_scales;
+    const float *token_sums;
+    // With VNNI and Q8_0 weights: the activations with their bytes XOR 0x80 (see dot_tile8).
+    const swell_q8_block *xflip;
 } matmul_job;
 
 
@@ -443,20 +332,38 @@ static void matmul_chunk(void *context, int task, int thread) {
     int quantized = swell_type_block_elements(job->type) == SWELL_QK;
     // Read once: the flag is thread-local, and thread-local access may cost a call in PIC code.
     int simd = swell_use_simd;
+    if (!quantized && simd
+        && swell_float_matmul_rows(simd, job->type, job->weights + first * job->row_bytes, job->row_bytes, last - first,
+                                   job->k, job->xf, job->tokens, job->out + first, job->out_stride)) {
+        return;
+    }
     for (int64_t t0 = 0; t0 < job->tokens; t0 += SWELL_TOKEN_TILE) {
         int count = job->tokens - t0 < SWELL_TOKEN_TILE ? (int)(job->tokens - t0) : SWELL_TOKEN_TILE;
         for (int64_t r = first; r < last; r++) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
             if (quantized && simd) {
-                const swell_q8_block *xs[SWELL_TOKEN_TILE];
+                const swell_q8_block *xs[SWELL_TOKEN_TILE], *flipped[SWELL_TOKEN_TILE];
                 float results[SWELL_TOKEN_TILE];
-                for (int t = 0; t < count; t++) xs[t] = job->xq + (t0 + t) * blocks;
-                if (count == 8 && job->tile_scales) {
+                for (int t = 0; t < count; t++) {
+                    xs[t] = job->xq + (t0 + t) * blocks;
+                    flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
+                }
+                if (count == 1 && job->token_scales) {
+                    const float *scales = job->token_scales + t0 * blocks, *sums = job->token_sums + t0 * blocks;
+                    results[0] = simd >= SWELL_LEVEL_AVX512_VNNI
+                        ? dot_single_type_vnni(job->type, row, xs[0], scales, sums, blocks)
+                        : dot_single_type_avx2(job->type, row, xs[0], scales, sums, blocks);
+                } else if (count == 8 && job->tile_scales) {
                     int64_t tile_offset = t0 / 8 * blocks * 8;
-                    dot_tile8_simd(job->type, row, xs, blocks, job->tile_scales + tile_offset, job->tile_sums + tile_offset, results);
+                    const float *scales = job->tile_scales + tile_offset, *sums = job->tile_sums + tile_offset;
+                    if (simd >= SWELL_LEVEL_AVX512_VNNI) {
+                        dot_tile8_vnni(job->type, row, xs, job->xflip ? flipped : NULL, blocks, scales, sums, results);
+                    } else {
+                        dot_tile8_avx2(job->type, row, xs, NULL, blocks, scales, sums, results);
+                    }
                 } else {
-                    dot_quantized_multi_simd(job->type, row, xs, count, blocks, results);
+                    dot_quantized_multi(simd, job->type, row, xs, count, blocks, results);
                 }
                 for (int t = 0; t < count; t++) job->out[(t0 + t) * job->out_stride + r] = results[t];
                 continue;
@@ -485,25 +392,47 @@ void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_b
     // that they stay in L1 next to the tile's activations.
     if (tokens > SWELL_TOKEN_TILE && chunk > SWELL_PREFILL_CHUNK_ROWS) chunk = SWELL_PREFILL_CHUNK_ROWS;
     chunk = (chunk + 3) & ~(int64_t)3;
-    matmul_job job = {type, weights, row_bytes, rows, k, xf, xq, tokens, out, out_stride, chunk, NULL, NULL};
-    float *tile_data = NULL;
-    int64_t full_tiles = tokens / 8;
-    if (SWELL_TOKEN_TILE == 8 && full_tiles > 0 && swell_use_simd && swell_type_block_elements(type) == SWELL_QK) {
+    matmul_job job = {type, weights, row_bytes, rows, k, xf, xq, tokens, out, out_stride, chunk, NULL, NULL, NULL, NULL, NULL};
+    if (swell_use_simd && swell_type_block_elements(type) == SWELL_QK) {
+        // The activation scales in the layouts the kernels load as vectors, in the pool's scratch
+        // memory (no allocation per call once it has grown).
         int64_t blocks = k / SWELL_QK;
-        tile_data = malloc((size_t)(full_tiles * blocks * 8) * 2 * sizeof(float));
-        if (tile_data) {
-            float *scales = tile_data, *sums = tile_data + full_tiles * blocks * 8;
+        int64_t full_tiles = tokens / 8;
+        int64_t floats = 2 * (full_tiles * 8 + tokens) * blocks;
+        int flip = full_tiles > 0 && type == SWELL_TYPE_Q8_0 && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
+        size_t flip_bytes = flip ? (size_t)(full_tiles * 8 * blocks) * sizeof(swell_q8_block) : 0;
+        uint8_t *scratch = swell_pool_scratch(pool, flip_bytes + (size_t)floats * sizeof(float));
+        float *data = scratch ? (float *)(scratch + flip_bytes) : NULL;
+        if (data) {
+            float *tile_scales = data, *tile_sums = data + full_tiles * 8 * blocks;
+            float *token_scales = tile_sums + full_tiles * 8 * blocks, *token_sums = token_scales + tokens * blocks;
             for (int64_t tile = 0; tile < full_tiles; tile++) {
                 for (int64_t b = 0; b < blocks; b++) {
                     for (int t = 0; t < 8; t++) {
                         const swell_q8_block *a = xq + (tile * 8 + t) * blocks + b;
-                        scales[(tile * blocks + b) * 8 + t] = a->d;
-                        sums[(tile * blocks + b) * 8 + t] = a->s;
+                        tile_scales[(tile * blocks + b) * 8 + t] = a->d;
+                        tile_sums[(tile * blocks + b) * 8 + t] = a->s;
                     }
                 }
             }
-            job.tile_scales = scales;
-            job.tile_sums = sums;
+            for (int64_t i = 0; i < tokens * blocks; i++) {
+                token_scales[i] = xq[i].d;
+                token_sums[i] = xq[i].s;
+            }
+            if (full_tiles > 0) {
+                job.tile_scales = tile_scales;
+                job.tile_sums = tile_sums;
+            }
+            job.token_scales = token_scales;
+            job.token_sums = token_sums;
+            if (flip) {
+                swell_q8_block *flipped = (swell_q8_block *)scratch;
+                for (int64_t i = 0; i < full_tiles * 8 * blocks; i++) {
+                    flipped[i] = xq[i];
+                    for (int j = 0; j < SWELL_QK; j++) flipped[i].qs[j] = (int8_t)(flipped[i].qs[j] ^ 0x80);
+                }
+                job.xflip = flipped;
+            }
         }
     }
     int tasks = (int)((rows + chunk - 1) / chunk);
@@ -512,5 +441,4 @@ void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_b
     } else {
         for (int i = 0; i < tasks; i++) matmul_chunk(&job, i, 0);
     }
-    free(tile_data);
 }

@@ -19,14 +19,43 @@ int swell_cpu_has_avx2(void) {
 #endif
 }
 
-__attribute__((constructor)) static void swell_select_kernels(void) {
-    swell_cpu_simd = swell_cpu_has_avx2();
+int swell_cpu_kernel_level(void) {
+    if (!swell_cpu_has_avx2()) return SWELL_LEVEL_SCALAR;
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vnni")) {
+        return SWELL_LEVEL_AVX512_VNNI;
+    }
+#endif
+    return SWELL_LEVEL_AVX2;
 }
 
-int swell_simd_enabled(void) { return swell_use_simd; }
+__attribute__((constructor)) static void swell_select_kernels(void) {
+    swell_cpu_simd = swell_cpu_kernel_level();
+}
+
+int swell_simd_enabled(void) { return swell_use_simd != SWELL_LEVEL_SCALAR; }
 
 void swell_set_simd_enabled(int enabled) {
-    swell_simd_override = enabled ? swell_cpu_simd : 0;
+    swell_simd_override = enabled ? swell_cpu_simd : SWELL_LEVEL_SCALAR;
+}
+
+int swell_kernel_level(void) { return swell_use_simd; }
+
+static int cpu_best_level = -1;
+
+int swell_set_default_kernel_level(int level) {
+    if (cpu_best_level < 0) cpu_best_level = swell_cpu_kernel_level();
+    if (level < SWELL_LEVEL_SCALAR || level > cpu_best_level) return -1;
+    swell_cpu_simd = level;
+    return 0;
+}
+
+int swell_set_kernel_level(int level) {
+    if (cpu_best_level < 0) cpu_best_level = swell_cpu_kernel_level();
+    if (level < SWELL_LEVEL_SCALAR || level > cpu_best_level) return -1;
+    swell_simd_override = level;
+    return 0;
 }
 
 // MARK: - Type table

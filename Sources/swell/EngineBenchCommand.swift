@@ -30,29 +30,43 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(name: .long, help: "KV cache element type: f32 or f16.")
     var kvCacheType = KVCacheStorage.f32
 
+    @Option(name: .customLong("batched-sequences"),
+            help: "Also measure batched decode of this many sequences at once (aggregate tokens/s), comma-separated.")
+    var batchedSequences = ""
+
     func run() throws {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--threads takes positive integers, e.g. 1,2")
         }
         guard repetitions >= 1, p >= 0, n >= 0 else { throw ValidationError("counts must not be negative") }
+        let batches = batchedSequences.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard batches.allSatisfy({ $0 >= 2 }),
+              batches.count == batchedSequences.split(separator: ",").count else {
+            throw ValidationError("--batched-sequences takes integers of at least 2, e.g. 4,8")
+        }
         let model = try modelOptions.load()
         let fileName = modelOptions.model.split(separator: "/").last.map(String.init) ?? modelOptions.model
         print("model \(fileName), kernels \(KernelSelection.description), KV cache \(kvCacheType.rawValue), \(repetitions) repetitions, median tokens/s")
-        print("threads  test      tokens/s   (min … max)")
+        print("threads  test       tokens/s   (min … max)")
         var benchmark = EngineBenchmark(model: model, promptTokens: p, generationTokens: n, repetitions: repetitions)
         benchmark.pinned = !modelOptions.noPin
         benchmark.kvCacheStorage = kvCacheType
+        benchmark.batchedSequences = batches
         for count in threadCounts {
             let result = try benchmark.run(threads: count)
             if p > 0 { report(count, "pp\(p)", result.medianPrompt, result.promptTokensPerSecond) }
             if n > 0 { report(count, "tg\(n)", result.medianGeneration, result.generationTokensPerSecond) }
+            for sequences in batches where n > 0 {
+                report(count, "tg\(n)x\(sequences)", result.medianBatchedGeneration(sequences),
+                       result.batchedGenerationTokensPerSecond[sequences] ?? [])
+            }
         }
     }
 
     private func report(_ threads: Int, _ test: String, _ median: Double, _ samples: [Double]) {
         let figures = String(format: "%9.1f   (%.1f … %.1f)", median, samples.min() ?? 0, samples.max() ?? 0)
-        print("\(EngineColumns.right(String(threads), 7))  \(EngineColumns.left(test, 7)) \(figures)")
+        print("\(EngineColumns.right(String(threads), 7))  \(EngineColumns.left(test, 8)) \(figures)")
         fflush(nil)
     }
 }

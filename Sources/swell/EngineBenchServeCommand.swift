@@ -65,6 +65,10 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, clients + 1)
+        // One connection per request: llama-server closes idle keep-alive connections on its own
+        // schedule, and reusing one it is closing fails with "I/O on closed channel". A loopback
+        // connect costs far less than the requests measured.
+        configuration.maximumUsesPerConnection = 1
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             try await measure(client, base)
@@ -170,8 +174,10 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
 
     /// Our engine's prefix-cache counters, when the server exposes them.
     private func prefixCounters(_ client: HTTPClient, _ base: String) async -> (queries: Double, hits: Double)? {
+        // The body is read even when the status is not 200: llama-server answers 501 with
+        // `Connection: close`, and an unread body leaves the pooled connection unusable.
         guard let response = try? await client.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(30)),
-              response.status == .ok, let body = try? await response.body.collect(upTo: 8 << 20),
+              let body = try? await response.body.collect(upTo: 8 << 20), response.status == .ok,
               let exposition = try? PrometheusExposition(parsing: String(buffer: body)),
               let queries = exposition.sum("swell_engine_prefix_cache_queries_total"),
               let hits = exposition.sum("swell_engine_prefix_cache_hits_total")

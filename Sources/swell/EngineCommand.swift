@@ -12,6 +12,7 @@ struct EngineCommand: AsyncParsableCommand {
             EngineInspectCommand.self,
             EngineBenchCommand.self,
             EngineBenchServeCommand.self,
+            EngineConvertCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SwellAPI
 import SwellEngine
 
 /// `swell engine serve` — one replica: the model behind an OpenAI-compatible HTTP API.
@@ -28,8 +29,12 @@ struct EngineServeCommand: AsyncParsableCommand {
     @Option(help: "Compute threads (default: all CPUs).")
     var threads: Int?
 
-    @Option(name: .customLong("kv-cache-tokens"), help: "KV cache capacity in tokens.")
-    var kvCacheTokens = 16_384
+    @Option(name: .customLong("kv-cache-tokens"), help: "KV cache capacity in tokens (default 16384).")
+    var kvCacheTokens: Int?
+
+    @Option(name: .customLong("kv-cache-memory"),
+            help: "KV cache capacity as memory, e.g. 512Mi or 2Gi: as many whole blocks as fit (instead of --kv-cache-tokens).")
+    var kvCacheMemory: String?
 
     @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
     var blockSize = 16
@@ -83,7 +88,11 @@ struct EngineServeCommand: AsyncParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard blockSize >= 1, blockSize <= 256 else { throw ValidationError("--block-size must be between 1 and 256") }
-        guard kvCacheTokens >= blockSize else { throw ValidationError("--kv-cache-tokens must hold at least one block") }
+        if let kvCacheTokens, kvCacheTokens < blockSize { throw ValidationError("--kv-cache-tokens must hold at least one block") }
+        if kvCacheTokens != nil, kvCacheMemory != nil {
+            throw ValidationError("--kv-cache-tokens and --kv-cache-memory size the same cache: give one of them")
+        }
+        if let kvCacheMemory { _ = try Self.bytes(kvCacheMemory) }
         guard maxBatchTokens >= 1, maxRunning >= 1 else { throw ValidationError("--max-batch-tokens and --max-running must be positive") }
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
@@ -111,12 +120,15 @@ struct EngineServeCommand: AsyncParsableCommand {
         let (seconds, attoseconds) = (ContinuousClock.now - start).components
         let loadSeconds = Double(seconds) + Double(attoseconds) / 1e18
         let name = servedModelName ?? Self.modelName(fromPath: modelOptions.model)
+        let cacheTokens = try self.cacheTokens(config: model.config)
+        let cacheBytes = cacheTokens * KVCacheSizing.bytesPerToken(config: model.config, storage: kvCacheType)
         print("swell engine: loaded \(name) in \(String(format: "%.3f", loadSeconds)) s "
-              + "(\(model.config.layerCount) layers, context \(model.config.contextLength), KV cache \(kvCacheTokens) tokens \(kvCacheType.rawValue))")
+              + "(\(model.config.layerCount) layers, context \(model.config.contextLength), "
+              + "KV cache \(cacheTokens) tokens \(kvCacheType.rawValue), \(String(format: "%.1f", Double(cacheBytes) / 1_048_576)) MiB)")
         fflush(nil)
 
         let engine = ServingEngine(model: model, configuration: ServingConfiguration(
-            threads: threads ?? WorkerPool.availableCPUs, pinThreads: !modelOptions.noPin, kvCacheTokens: kvCacheTokens,
+            threads: threads ?? WorkerPool.availableCPUs, pinThreads: !modelOptions.noPin, kvCacheTokens: cacheTokens,
             blockSize: blockSize, kvCacheStorage: kvCacheType, maxBatchTokens: maxBatchTokens,
             maxRunningRequests: maxRunning,
             queueLimits: [.critical: queueLimitCritical, .standard: queueLimitStandard, .batch: queueLimitBatch],
@@ -140,6 +152,28 @@ struct EngineServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
         logger.info("swell engine stopped")
+    }
+
+    /// The cache size in tokens, from --kv-cache-memory when given; a budget that holds no whole
+    /// block is an error naming the flag and the block's size.
+    private func cacheTokens(config: LlamaConfig) throws -> Int {
+        guard let kvCacheMemory else { return kvCacheTokens ?? 16_384 }
+        let bytes = try Self.bytes(kvCacheMemory)
+        let tokens = KVCacheSizing.tokens(fitting: bytes, config: config, storage: kvCacheType, blockSize: blockSize)
+        guard tokens > 0 else {
+            let blockBytes = KVCacheSizing.bytesPerToken(config: config, storage: kvCacheType) * blockSize
+            FileHandle.standardError.write(Data(
+                "error: --kv-cache-memory \(kvCacheMemory) holds no KV cache block: one block of \(blockSize) tokens takes \(blockBytes) bytes (\(kvCacheType.rawValue))\n".utf8))
+            throw ExitCode.validationFailure
+        }
+        return tokens
+    }
+
+    private static func bytes(_ text: String) throws -> Int {
+        guard let quantity = try? Quantity(text), quantity.value > 0, quantity.value <= Decimal(Int64.max / 4) else {
+            throw ValidationError("--kv-cache-memory: \"\(text)\" is not a positive quantity of bytes such as 512Mi or 2Gi")
+        }
+        return Int(quantity.integerValue)
     }
 
     static func modelName(fromPath path: String) -> String {

@@ -70,6 +70,42 @@ struct EngineServeTests {
         #expect(exit.isCleanExit, "\(exit)\n\(child.stderr)")
     }
 
+    @Test("--kv-cache-memory sizes the cache in whole blocks; a budget too small or not a quantity is refused")
+    func cacheFromMemoryBudget() async throws {
+        try #require(FileManager.default.fileExists(atPath: Self.modelPath), "run hack/setup.sh to install the model")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swell-engine-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let swell = try Binaries.swell
+        let base = ["engine", "serve", "--model", Self.modelPath, "--port", "0", "--threads", "1", "--no-pin"]
+
+        let notQuantity = try await ChildProcess.run(swell, base + ["--kv-cache-memory", "lots"], logDirectory: directory)
+        #expect(!notQuantity.succeeded)
+        #expect(notQuantity.stderr.contains("--kv-cache-memory: \"lots\" is not a positive quantity of bytes"), "\(notQuantity)")
+        let both = try await ChildProcess.run(swell, base + ["--kv-cache-memory", "1Mi", "--kv-cache-tokens", "64"],
+                                              logDirectory: directory)
+        #expect(!both.succeeded)
+        #expect(both.stderr.contains("give one of them"), "\(both)")
+        // SmolLM2: 30 layers × 192 values × K and V × 2 bytes = 23040 bytes per token, 368640 per block.
+        let tooSmall = try await ChildProcess.run(swell, base + ["--kv-cache-memory", "100Ki"], logDirectory: directory)
+        #expect(!tooSmall.succeeded)
+        #expect(tooSmall.stderr.contains("--kv-cache-memory 100Ki holds no KV cache block: one block of 16 tokens takes 368640 bytes"),
+                "\(tooSmall)")
+
+        // 1Mi holds two blocks: 32 tokens, and a request that needs more is refused with the numbers.
+        let (child, url) = try await Self.start(Array(base.dropFirst(2)) + ["--kv-cache-memory", "1Mi"], in: directory)
+        #expect(child.stdout.contains("KV cache 32 tokens f16, 0.7 MiB"), "\(child.stdout)")
+        var request = HTTPClientRequest(url: url + "/v1/completions")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: #"{"prompt":"one two three four five six","max_tokens":40}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        #expect(response.status.code == 400)
+        #expect(body.contains("the KV cache holds 32 tokens"), "\(body)")
+        child.signal(SIGTERM)
+        #expect(await child.waitForExit().isCleanExit)
+    }
+
     @Test("a missing model file fails at once with the path and reason on stderr")
     func badModelPath() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swell-engine-it-\(UUID().uuidString)")

@@ -27,6 +27,25 @@ struct KVCacheTests {
         #expect(try cache.reserve(sequence: 2, length: 1).count == 1)
     }
 
+    // The test config: 2 layers × 2 KV heads × 16 dims = 32 floats per row, a K and a V row per
+    // layer: 128 elements per token, 256 bytes in F16 and 512 in F32.
+    @Test("a memory budget holds as many whole blocks as fit", arguments: [
+        (bytes: 256 * 16 * 3, storage: KVCacheStorage.f16, blockSize: 16, tokens: 48),
+        (bytes: 256 * 16 * 3 + 255 * 16, storage: .f16, blockSize: 16, tokens: 48),
+        (bytes: 256 * 16 * 4, storage: .f32, blockSize: 16, tokens: 32), // half the tokens of F16
+        (bytes: 256 * 100, storage: .f16, blockSize: 1, tokens: 100),
+        (bytes: 256 * 16 - 1, storage: .f16, blockSize: 16, tokens: 0),
+        (bytes: -1, storage: .f16, blockSize: 16, tokens: 0),
+    ])
+    func sizingFromMemory(bytes: Int, storage: KVCacheStorage, blockSize: Int, tokens: Int) {
+        #expect(KVCacheSizing.bytesPerToken(config: config, storage: storage) == (storage == .f16 ? 256 : 512))
+        #expect(KVCacheSizing.tokens(fitting: bytes, config: config, storage: storage, blockSize: blockSize) == tokens)
+        guard tokens > 0 else { return }
+        // The cache built from that size allocates exactly that many blocks.
+        let cache = PagedKVCache(config: config, tokens: tokens, blockSize: blockSize, storage: storage)
+        #expect(cache.blockCount * blockSize == tokens)
+    }
+
     @Test("a failed reservation takes no blocks")
     func failedReservationIsAtomic() throws {
         let cache = PagedKVCache(config: config, tokens: 48, blockSize: 16)

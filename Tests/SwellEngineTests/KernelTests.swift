@@ -100,15 +100,49 @@ struct KernelTests {
         return try body()
     }
 
+    private func withKernels<T>(_ level: KernelSelection.Level, _ body: () throws -> T) rethrows -> T {
+        let previous = KernelSelection.level
+        #expect(KernelSelection.select(level), "\(level) is not supported here")
+        defer { KernelSelection.select(previous) }
+        return try body()
+    }
+
+    /// The SIMD levels the agreement tests compare with the scalar path: every one this CPU has.
+    static let simdLevels = KernelSelection.supportedLevels.filter { $0 != .scalar }
+
     @Test("the CPU here has AVX2, so the SIMD path is what runs")
     func simdAvailable() {
         #expect(KernelSelection.cpuHasAVX2, "these machines have AVX2; without it the agreement tests compare scalar with scalar")
         #expect(KernelSelection.simdEnabled == KernelSelection.cpuHasAVX2)
     }
 
-    @Test("matmul: scalar and SIMD results agree for every weight type", arguments: GGMLType.allCases)
-    func matmulAgrees(type: GGMLType) {
-        let rows = 37, k = 256, tokens = 11 // one full 8-token tile and a partial one
+    @Test("the best kernel level matches the CPU flags the kernel reports, and is the default")
+    func levelDetection() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        let vnni = ["avx512f", "avx512vl", "avx512bw", "avx512_vnni"].allSatisfy(flags.contains)
+        let avx2 = ["avx2", "fma", "f16c"].allSatisfy(flags.contains)
+        let expected: KernelSelection.Level = vnni && avx2 ? .avx512VNNI : (avx2 ? .avx2 : .scalar)
+        #expect(KernelSelection.cpuLevel == expected)
+        #expect(KernelSelection.level == expected)
+        #expect(KernelSelection.supportedLevels.last == expected)
+        // A level the CPU lacks is refused and changes nothing.
+        if expected != .avx512VNNI {
+            #expect(!KernelSelection.select(.avx512VNNI))
+            #expect(KernelSelection.level == expected)
+        }
+    }
+
+    @Test("matmul: scalar and every SIMD level agree for every weight type",
+          arguments: GGMLType.allCases, simdLevels)
+    func matmulAgrees(type: GGMLType, level: KernelSelection.Level) {
+        // One token (decode), a few, and full tiles with partial ones after them.
+        for tokens in [1, 2, 11, 21] { checkMatmul(type: type, level: level, tokens: tokens) }
+    }
+
+    private func checkMatmul(type: GGMLType, level: KernelSelection.Level, tokens: Int) {
+        let rows = 37, k = 320 // 10 blocks: the 8-block decode kernel and its tail
         var random = RandomSource(seed: UInt64(type.rawValue) + 1)
         let weights = (0..<rows * k).map { _ in random.nextUnit() * 2 - 1 }
         let activations = (0..<tokens * k).map { _ in random.nextUnit() * 6 - 3 }
@@ -121,8 +155,8 @@ struct KernelTests {
                 }
             }
         }
-        func run(simd: Bool, threads: Int) -> [Float] {
-            withKernels(simd: simd) {
+        func run(_ level: KernelSelection.Level, threads: Int) -> [Float] {
+            withKernels(level) {
                 let pool = WorkerPool(threads: threads, pinned: false)
                 var quantized = [swell_q8_block](repeating: swell_q8_block(), count: tokens * k / 32)
                 var out = [Float](repeating: 0, count: tokens * rows)
@@ -136,10 +170,10 @@ struct KernelTests {
                 return out
             }
         }
-        let scalar = run(simd: false, threads: 1)
-        let simd = run(simd: true, threads: 2)
+        let scalar = run(.scalar, threads: 1)
+        let simd = run(level, threads: 2)
         // Same integer sums and scales; only float summation order differs.
-        #expect(maxAbsDifference(scalar, simd) < 1e-3 * max(1, maxAbs(scalar)))
+        #expect(maxAbsDifference(scalar, simd) < 1e-3 * max(1, maxAbs(scalar)), "\(tokens) tokens")
         // And both are close to the exact float product of the stored weights.
         let stored = (0..<rows).flatMap { row in
             dequantize(type, Array(encoded[row * rowBytes..<(row + 1) * rowBytes]), count: k)
@@ -153,7 +187,7 @@ struct KernelTests {
             }
         }
         let tolerance: Float = type.isQuantized ? 0.02 * maxAbs(exact) : 1e-3 * maxAbs(exact)
-        #expect(maxAbsDifference(simd, exact) < tolerance)
+        #expect(maxAbsDifference(simd, exact) < tolerance, "\(tokens) tokens")
     }
 
     @Test("activation quantization is identical on both paths")
@@ -198,16 +232,16 @@ struct KernelTests {
         #expect(maxAbsDifference(scalar.swiglu, simd.swiglu) < 1e-5)
     }
 
-    @Test("a whole forward pass agrees between scalar and SIMD kernels")
-    func forwardAgrees() throws {
+    @Test("a whole forward pass agrees between scalar and every SIMD level", arguments: simdLevels)
+    func forwardAgrees(level: KernelSelection.Level) throws {
         let model = try TinyModel.model()
         let prompt: [Int32] = [5, 80, 13, 200, 77, 41]
-        func run(simd: Bool) throws -> [Float] {
-            try withKernels(simd: simd) {
+        func run(_ level: KernelSelection.Level) throws -> [Float] {
+            try withKernels(level) {
                 try InferenceContext(model: model, contextLength: 32, threads: 2, pinned: false).forward(ForwardBatch(tokens: prompt)).last
             }
         }
-        let scalar = try run(simd: false), simd = try run(simd: true)
+        let scalar = try run(.scalar), simd = try run(level)
         #expect(maxAbsDifference(scalar, simd) < 1e-3 * maxAbs(scalar))
     }
 

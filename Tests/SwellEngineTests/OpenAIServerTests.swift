@@ -263,6 +263,32 @@ struct OpenAIServerTests {
         await server.stop()
     }
 
+    @Test("a client that goes away during a non-streaming request cancels it and frees its blocks")
+    func disconnectWithoutStreamingFreesBlocks() async throws {
+        let server = try await LiveEngineServer(maxTokensLimit: 400, model: try ServingEngineTests.slowModel.get())
+        do {
+            var request = HTTPClientRequest(url: server.baseURL + "/v1/completions")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: #"{"prompt":"a long story","max_tokens":400,"ignore_eos":true}"#))
+            let reader = Task { _ = try await HTTPClient.shared.execute(request, timeout: .seconds(60)) }
+            try await waitFor("tokens are being generated") { server.engine.statistics().generatedTokens > 0 }
+            reader.cancel() // closes the connection before any byte of the response
+            _ = await reader.result
+            try await waitFor("the engine aborts the request and frees its blocks") {
+                let statistics = server.engine.statistics()
+                return statistics.running == 0 && statistics.kvCacheUsageRatio == 0 && statistics.finished[.abort] == 1
+            }
+            #expect(server.engine.statistics().generatedTokens < 400)
+            // The server keeps serving on new connections.
+            let reply = try await server.send("/v1/completions", body: #"{"prompt":"hi","max_tokens":2,"ignore_eos":true}"#)
+            #expect(reply.status == 200)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     @Test("metrics move as expected after known requests and pass promtool")
     func metrics() async throws {
         try await withEngineServer { server in

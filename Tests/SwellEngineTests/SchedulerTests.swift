@@ -39,6 +39,11 @@ final class FakeBudget: BlockBudget {
     func release(sequence: Int) {
         free += held.removeValue(forKey: sequence) ?? 0
     }
+
+    /// Shared prompt prefixes, by unordered pair of sequence ids.
+    var shared: [Set<Int>: Int] = [:]
+
+    func sharedPrefix(_ sequence: Int, with other: Int) -> Int { shared[[sequence, other]] ?? 0 }
 }
 
 @Suite("Batch scheduler")
@@ -79,6 +84,47 @@ struct SchedulerTests {
         _ = scheduler.admit(id: 1, priority: .standard, promptTokens: 10, maxTokens: 4, now: 0)
         #expect(scheduler.plan(now: 0, cache: budget).work == [.init(id: 1, start: 8, count: 2, wantsLogits: true)])
         #expect(scheduler.sequence(1)?.cachedPrompt == 8)
+    }
+
+    @Test("a request waits for the shared prefix blocks a running request is computing, then hits them")
+    func waitsForPrefixInFlight() {
+        var scheduler = Self.scheduler(maxBatchTokens: 24)
+        let budget = FakeBudget(blocks: 64)
+        budget.shared[[1, 2]] = 12 // three blocks of 4 in common
+        _ = scheduler.admit(id: 1, priority: .standard, promptTokens: 20, maxTokens: 4, now: 0)
+        _ = scheduler.admit(id: 2, priority: .standard, promptTokens: 18, maxTokens: 4, now: 0)
+        _ = scheduler.admit(id: 3, priority: .standard, promptTokens: 3, maxTokens: 4, now: 0)
+        // 2 would recompute 1's first 12 tokens: it waits, and 3 (nothing shared) goes ahead.
+        var step = scheduler.plan(now: 0, cache: budget)
+        #expect(step.work == [.init(id: 1, start: 0, count: 20, wantsLogits: true),
+                              .init(id: 3, start: 0, count: 3, wantsLogits: true)])
+        #expect(scheduler.waiting.map(\.id) == [2])
+        #expect(scheduler.sequence(2)?.firstScheduled == nil)
+        scheduler.computed(1, count: 20)
+        scheduler.appended(1)
+        scheduler.computed(3, count: 3)
+        scheduler.appended(3)
+        // The shared blocks are computed (and committed to the prefix cache): 2 takes them.
+        budget.cachedPrefix[2] = 12
+        step = scheduler.plan(now: 1, cache: budget)
+        #expect(step.work == [.init(id: 1, start: 20, count: 1, wantsLogits: true),
+                              .init(id: 3, start: 3, count: 1, wantsLogits: true),
+                              .init(id: 2, start: 12, count: 6, wantsLogits: true)])
+        #expect(scheduler.sequence(2)?.cachedPrompt == 12)
+    }
+
+    @Test("no waiting for a prefix shorter than a block, or for one the waiting prompt ends in")
+    func noWaitWithoutWholeSharedBlocks() {
+        var scheduler = Self.scheduler(maxBatchTokens: 64)
+        let budget = FakeBudget(blocks: 64)
+        budget.shared[[1, 2]] = 3 // less than a block
+        budget.shared[[1, 3]] = 4 // 3's whole prompt: its last token must be computed anyway
+        _ = scheduler.admit(id: 1, priority: .standard, promptTokens: 20, maxTokens: 4, now: 0)
+        _ = scheduler.admit(id: 2, priority: .standard, promptTokens: 10, maxTokens: 4, now: 0)
+        _ = scheduler.admit(id: 3, priority: .standard, promptTokens: 4, maxTokens: 4, now: 0)
+        let step = scheduler.plan(now: 0, cache: budget)
+        #expect(step.work.map(\.id) == [1, 2, 3])
+        #expect(scheduler.waiting.isEmpty)
     }
 
     struct AgingCase: Sendable {

@@ -39,6 +39,19 @@ int swell_simd_enabled(void);
 /// thread and the pool work it starts.
 void swell_set_simd_enabled(int enabled);
 
+/// Kernel levels: 0 scalar, 1 AVX2/FMA/F16C (the portable default), 2 AVX2 plus AVX-512 VNNI
+/// integer dot products.
+/// The best level this CPU supports.
+int swell_cpu_kernel_level(void);
+/// The level in use on the calling thread.
+int swell_kernel_level(void);
+/// Selects a level for the calling thread and the pool work it starts; returns -1 (and changes
+/// nothing) when the CPU does not support it.
+int swell_set_kernel_level(int level);
+/// Sets the level of every thread that has not selected its own (at start-up, before kernels
+/// run); -1 when the CPU does not support it.
+int swell_set_default_kernel_level(int level);
+
 // MARK: - Scalar conversions
 
 float swell_fp16_to_fp32(uint16_t h);

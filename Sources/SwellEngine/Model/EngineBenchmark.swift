@@ -1,14 +1,21 @@
 /// Prompt-processing and generation throughput, measured like llama-bench: a prompt of `promptTokens`
 /// tokens in one batch from an empty cache, and `generationTokens` single-token steps from an
-/// empty cache, each repeated and summarised by the median.
+/// empty cache, each repeated and summarised by the median. Batched decode runs `sequences`
+/// sequences side by side, one token of each per step, as the serving engine does with
+/// concurrent streams, and reports their aggregate tokens/s.
 public struct EngineBenchmark {
     public struct Result: Sendable {
         public var threads: Int
         public var promptTokensPerSecond: [Double]
         public var generationTokensPerSecond: [Double]
+        /// Aggregate tokens/s of batched decode, per number of sequences.
+        public var batchedGenerationTokensPerSecond: [Int: [Double]] = [:]
 
         public var medianPrompt: Double { Self.median(promptTokensPerSecond) }
         public var medianGeneration: Double { Self.median(generationTokensPerSecond) }
+        public func medianBatchedGeneration(_ sequences: Int) -> Double {
+            Self.median(batchedGenerationTokensPerSecond[sequences] ?? [])
+        }
 
         static func median(_ values: [Double]) -> Double {
             guard !values.isEmpty else { return 0 }
@@ -25,6 +32,8 @@ public struct EngineBenchmark {
     /// Pin compute threads to CPUs (see `WorkerPool`).
     public var pinned = true
     public var kvCacheStorage = KVCacheStorage.f32
+    /// Sequence counts for batched decode (each above 1 adds a measurement).
+    public var batchedSequences: [Int] = []
 
     public init(model: LlamaModel, promptTokens: Int = 512, generationTokens: Int = 128, repetitions: Int = 5) {
         self.model = model
@@ -63,6 +72,37 @@ public struct EngineBenchmark {
                 context.release(sequence: 0)
             }
         }
+        for sequences in batchedSequences where sequences > 1 && generationTokens > 0 {
+            result.batchedGenerationTokensPerSecond[sequences] = try batchedDecode(threads: threads, sequences: sequences,
+                                                                                   first: prompt.first ?? 1)
+        }
         return result
+    }
+
+    /// `generationTokens` steps of one token for each of `sequences` sequences, from empty caches.
+    private func batchedDecode(threads: Int, sequences: Int, first: Int32) throws(ForwardError) -> [Double] {
+        let length = min(model.config.contextLength, generationTokens + 1)
+        let blockSize = 16
+        let perSequence = (length + blockSize - 1) / blockSize * blockSize
+        let cache = PagedKVCache(config: model.config, tokens: sequences * perSequence, blockSize: blockSize,
+                                 storage: kvCacheStorage, prefixCaching: false)
+        let context = InferenceContext(model: model, cache: cache, threads: threads, pinned: pinned)
+        var rates: [Double] = []
+        for _ in 0..<repetitions {
+            // Different first tokens, so the sequences do not compute the same thing.
+            var tokens = (0..<sequences).map { Int32((Int(first) + $0 * 31) % model.config.vocabularySize) }
+            let start = MonotonicClock.now
+            for position in 0..<min(generationTokens, length - 1) {
+                var batch = ForwardBatch()
+                for (sequence, token) in tokens.enumerated() {
+                    batch.append(token: token, position: position, sequence: sequence, logits: true)
+                }
+                let logits = try context.forward(batch)
+                for sequence in 0..<sequences { tokens[sequence] = Int32(Sampler.argmax(Array(logits.row(sequence)))) }
+            }
+            rates.append(Double(sequences * generationTokens) / MonotonicClock.seconds(since: start))
+            for sequence in 0..<sequences { context.release(sequence: sequence) }
+        }
+        return rates
     }
 }

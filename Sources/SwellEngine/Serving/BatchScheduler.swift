@@ -8,6 +8,9 @@ protocol BlockBudget {
     var availableBlockCount: Int { get }
     /// Blocks `sequence` still needs so positions 0..<length are addressable.
     func blocksNeeded(sequence: Int, length: Int) -> Int
+    /// Tokens at the start of `sequence`'s prompt, in whole blocks, that are equal to `other`'s —
+    /// what `sequence` could take from the prefix cache once `other` has computed them.
+    func sharedPrefix(_ sequence: Int, with other: Int) -> Int
     func attachCachedPrefix(sequence: Int, tokens: Int) -> Int
     func reserve(sequence: Int, length: Int) -> Bool
     func release(sequence: Int)
@@ -18,7 +21,10 @@ protocol BlockBudget {
 /// next step's work. Each step carries every running decode (one token each) and then prefill
 /// chunks, under a token budget, higher (aged) classes first. When the cache runs out of
 /// blocks, the lowest-class, latest-arrived running sequence is preempted: its blocks are freed
-/// and it waits again to be recomputed (the prefix cache keeps what it can).
+/// and it waits again to be recomputed (the prefix cache keeps what it can). A waiting request
+/// whose prompt begins with blocks a running sequence is still computing waits for them: a
+/// moment later they are in the prefix cache, instead of being computed once per request when
+/// many requests with one system prompt arrive together.
 struct BatchScheduler {
     struct Limits {
         var maxBatchTokens: Int
@@ -178,7 +184,13 @@ struct BatchScheduler {
 
         // Then waiting requests, higher (aged) classes first, while there is budget and room.
         waiting = schedulingOrder(waiting, now: now)
+        var deferred: [Sequence] = []
+        defer { waiting.insert(contentsOf: deferred, at: 0) }
         while budget > 0, running.count < limits.maxRunning, var next = waiting.first {
+            if next.computed == 0, awaitsPrefixInFlight(next, cache: cache) {
+                deferred.append(waiting.removeFirst())
+                continue
+            }
             if next.computed == 0 {
                 next.computed = cache.attachCachedPrefix(sequence: next.id, tokens: next.tokenCount)
                 if next.firstScheduled == nil { next.cachedPrompt = next.computed }
@@ -206,6 +218,15 @@ struct BatchScheduler {
             budget -= count
         }
         return step
+    }
+
+    /// Whether a running sequence is computing blocks that `sequence`'s prompt begins with and
+    /// the prefix cache does not hold yet.
+    private func awaitsPrefixInFlight(_ sequence: Sequence, cache: some BlockBudget) -> Bool {
+        running.contains { other in
+            let shared = min(cache.sharedPrefix(sequence.id, with: other.id), (sequence.tokenCount - 1) / cache.blockSize * cache.blockSize)
+            return shared >= cache.blockSize && other.computed < shared
+        }
     }
 
     /// The running sequence to give up first: lowest class, then latest arrival.

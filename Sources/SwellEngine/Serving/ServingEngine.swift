@@ -336,6 +336,14 @@ private struct CacheBudget: BlockBudget {
     /// The scheduler deals in counts; the token ids come from the engine's sequences.
     let tokens: [Int: [Int32]]
 
+    func sharedPrefix(_ sequence: Int, with other: Int) -> Int {
+        guard cache.prefixCaching, let a = tokens[sequence], let b = tokens[other] else { return 0 }
+        var equal = 0
+        let limit = min(a.count, b.count)
+        while equal < limit, a[equal] == b[equal] { equal += 1 }
+        return equal / cache.blockSize * cache.blockSize
+    }
+
     func attachCachedPrefix(sequence: Int, tokens count: Int) -> Int {
         guard let tokens = tokens[sequence] else { return 0 }
         return cache.attachCachedPrefix(sequence: sequence, tokens: Array(tokens.prefix(count)))

@@ -65,7 +65,7 @@ public final class EngineServer: Service {
     }
 
     func makeApplication() -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: EngineRequestContext.self)
         let engine = self.engine
         let metrics = self.metrics
 
@@ -90,8 +90,8 @@ public final class EngineServer: Service {
             Self.encoded(ModelList(data: [.init(id: configuration.modelName, created: created,
                                                 max_model_len: engine.model.config.contextLength)]))
         }
-        router.post("/v1/completions") { [self] request, _ in await self.handle(request, chat: false) }
-        router.post("/v1/chat/completions") { [self] request, _ in await self.handle(request, chat: true) }
+        router.post("/v1/completions") { [self] request, context in await self.handle(request, context, chat: false) }
+        router.post("/v1/chat/completions") { [self] request, context in await self.handle(request, context, chat: true) }
 
         let onServerRunning = configuration.onServerRunning
         let logger = self.logger
@@ -106,7 +106,7 @@ public final class EngineServer: Service {
 
     // MARK: Completions
 
-    private func handle(_ request: Request, chat: Bool) async -> Response {
+    private func handle(_ request: Request, _ context: EngineRequestContext, chat: Bool) async -> Response {
         let arrival = ContinuousClock.now
         do {
             let prepared = try await prepare(request, chat: chat)
@@ -119,7 +119,8 @@ public final class EngineServer: Service {
             metrics.promptTokens.increment(by: Int64(prepared.request.promptTokens.count))
             let exchange = Exchange(server: self, chat: chat, parameters: prepared.parameters, arrival: arrival,
                                     promptText: prepared.promptText)
-            return prepared.parameters.stream ? try await exchange.streamed(stream) : try await exchange.whole(stream)
+            if prepared.parameters.stream { return try await exchange.streamed(stream) }
+            return try await cancellingOnDisconnect(context.channel) { try await exchange.whole(stream) }
         } catch let error as OpenAIError {
             if let reason = error.rejectionReason { metrics.rejected(reason) }
             return Self.errorResponse(error)
