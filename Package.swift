@@ -163,6 +163,7 @@ let package = Package(
             dependencies: [
                 "SwellAPI",
                 "SwellClient",
+                "SwellHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -182,6 +183,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: SwellHTTP — what the engine's and the router's OpenAI servers share: OpenAI error bodies, JSON answers, disconnect watching
+        .target(
+            name: "SwellHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: CSwellKernels — SIMD kernels with scalar fallback
         .target(
             name: "CSwellKernels",
@@ -196,6 +207,7 @@ let package = Package(
             dependencies: [
                 "CSwellKernels",
                 "SwellAPI",
+                "SwellHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

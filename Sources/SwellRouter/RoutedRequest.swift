@@ -1,5 +1,6 @@
 import Foundation
 import SwellAPI
+import SwellHTTP
 
 /// What the router reads of an OpenAI request body: which service it is for, its priority, and
 /// the text its affinity key is made of. Everything else passes through to the replica untouched.
@@ -71,7 +72,7 @@ struct RoutedRequest: Sendable, Equatable {
     }
 
     /// Decodes the fields the router needs; the replica validates the rest.
-    static func decode(_ data: Data, endpoint: Endpoint) throws(RouterError) -> RoutedRequest {
+    static func decode(_ data: Data, endpoint: Endpoint) throws(OpenAIError) -> RoutedRequest {
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: data)

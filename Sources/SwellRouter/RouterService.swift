@@ -5,9 +5,10 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 import SwellAPI
 import SwellClient
+import SwellHTTP
+import Synchronization
 
 /// The control plane's OpenAI-compatible front door: `POST /v1/chat/completions` and
 /// `/v1/completions` with `"model": "<service>"` go to a Ready replica of that InferenceService,
@@ -131,7 +132,7 @@ public final class RouterService: Service {
 
     private func makeApplication(proxy: UpstreamProxy, services: Informer<InferenceService>,
                                  replicas: Informer<Replica>) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ConnectionRequestContext.self)
         let metrics = self.metrics
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/ready") { _, _ in
@@ -148,11 +149,11 @@ public final class RouterService: Service {
             try? await services.waitForSync()
             return Self.modelList(services.cache.list(), replicas: replicas.cache.list())
         }
-        router.post("/v1/chat/completions") { [self] request, _ in
-            await handle(request, endpoint: .chat, proxy: proxy, services: services)
+        router.post("/v1/chat/completions") { [self] request, context in
+            await handle(request, context, endpoint: .chat, proxy: proxy, services: services)
         }
-        router.post("/v1/completions") { [self] request, _ in
-            await handle(request, endpoint: .completion, proxy: proxy, services: services)
+        router.post("/v1/completions") { [self] request, context in
+            await handle(request, context, endpoint: .completion, proxy: proxy, services: services)
         }
         let onServerRunning = configuration.onServerRunning
         return Application(
@@ -162,21 +163,21 @@ public final class RouterService: Service {
             logger: logger)
     }
 
-    private func handle(_ request: Request, endpoint: RoutedRequest.Endpoint, proxy: UpstreamProxy,
-                        services: Informer<InferenceService>) async -> Response {
+    private func handle(_ request: Request, _ context: ConnectionRequestContext, endpoint: RoutedRequest.Endpoint,
+                        proxy: UpstreamProxy, services: Informer<InferenceService>) async -> Response {
         let arrival = ContinuousClock.now
         do {
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: configuration.maxBodySize)
             } catch is NIOTooManyBytesError {
-                throw RouterError.bodyTooLarge(limit: configuration.maxBodySize)
+                throw OpenAIError.bodyTooLarge(limit: configuration.maxBodySize)
             }
             let routed = try RoutedRequest.decode(Data(body.readableBytesView), endpoint: endpoint)
             var priority = routed.priority
             if priority == nil, let header = request.headers[HTTPField.Name(RequestPriority.headerName)!] {
                 guard let parsed = RequestPriority(parsing: header) else {
-                    throw RouterError.invalid("\(RequestPriority.headerName) \(RequestPriority.expectation)",
+                    throw OpenAIError.invalid("\(RequestPriority.headerName) \(RequestPriority.expectation)",
                                               param: RequestPriority.headerName)
                 }
                 priority = parsed
@@ -184,22 +185,25 @@ public final class RouterService: Service {
             try await services.waitForSync()
             let key = ServiceDirectory.key(forModel: routed.model)
             guard let service = services.cache.get(key), !service.metadata.isBeingDeleted else {
-                throw RouterError.modelNotFound(routed.model)
+                throw OpenAIError.modelNotFound(routed.model)
             }
             let routing = service.spec.routing ?? RoutingSpec()
-            return await proxy.forward(UpstreamProxy.Routed(
+            let routedRequest = UpstreamProxy.Routed(
                 service: key, gate: gate(for: key, service: service), path: request.uri.path, body: body,
                 priority: priority ?? .standard,
                 key: AffinityKey.hash(routed.affinityText, prefixBytes: routing.affinityPrefixBytes ?? RoutingSpec.defaultAffinityPrefixBytes),
-                arrival: arrival, queueTimeoutSeconds: routing.queue?.timeoutSeconds ?? RouterQueueSpec.defaultTimeoutSeconds))
-        } catch let error as RouterError {
+                arrival: arrival, queueTimeoutSeconds: routing.queue?.timeoutSeconds ?? RouterQueueSpec.defaultTimeoutSeconds)
+            // A client that hangs up while its request waits in the queue, or before the replica's
+            // answer starts (a whole, non-streamed completion starts only at its end), cancels it:
+            // it leaves the queue, or the connection to the replica closes and the engine stops.
+            return try await cancellingOnDisconnect(context.channel) { await proxy.forward(routedRequest) }
+        } catch let error as OpenAIError {
             metrics.requestEnded(service: nil, priority: .standard, code: Int(error.status.code),
                                  seconds: (ContinuousClock.now - arrival).inSeconds, firstByteSeconds: nil)
             return error.response
         } catch {
             // Only cancellation of the sync wait gets here: the router is shutting down.
-            return RouterError(status: .serviceUnavailable, message: "the router is shutting down", type: "server_error",
-                               code: "shutting_down").response
+            return OpenAIError.shuttingDown.response
         }
     }
 
@@ -220,17 +224,10 @@ public final class RouterService: Service {
                   created: Int(service.metadata.creationTimestamp?.secondsSince1970 ?? 0),
                   ready_replicas: ServiceDirectory.routableEndpoints(of: service, among: replicas).count)
         }.sorted { $0.id < $1.id }
-        return encoded(List(data: models))
+        return JSONResponse.encoded(List(data: models))
     }
 
     static func json(_ object: [String: String], status: HTTPResponse.Status = .ok) -> Response {
-        encoded(object, status: status)
-    }
-
-    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        let data = (try? JSONEncoder().encode(value)) ?? Data()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        JSONResponse.encoded(object, status: status)
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import SwellAPI
+import SwellHTTP
 
 /// Sends one admitted request to its replica and streams the answer back chunk by chunk.
 ///
@@ -40,20 +41,22 @@ struct UpstreamProxy: Sendable {
                 lease = admitted
             case .shed(let seconds):
                 metrics.shed(service: request.service, priority: request.priority)
-                return answer(RouterError.shed(service: request.service, priority: request.priority.description, retryAfter: seconds), request)
+                return answer(OpenAIError.shed(service: request.service, priority: request.priority.description, retryAfter: seconds), request)
             case .timedOut:
-                return answer(RouterError.timedOut(service: request.service, seconds: request.queueTimeoutSeconds,
+                return answer(OpenAIError.timedOut(service: request.service, seconds: request.queueTimeoutSeconds,
                                                    readyReplicas: request.gate.statistics.routableReplicas), request)
             case .cancelled:
-                metrics.requestEnded(service: request.service, priority: request.priority, code: 499,
-                                     seconds: (ContinuousClock.now - request.arrival).inSeconds, firstByteSeconds: nil)
-                return RouterError(status: .init(code: 499), message: "the client went away", type: "server_error", code: "cancelled").response
+                return answer(.clientClosed, request)
             }
             metrics.routed(service: request.service, replica: lease.replica, reason: lease.reason)
 
             let upstream: HTTPClientResponse
             do {
                 upstream = try await http.execute(outgoing(request, to: lease), deadline: .now() + .nanoseconds(timeout.nanoseconds))
+            } catch where Task.isCancelled {
+                // The client hung up (the request was cancelled), not the replica's fault.
+                lease.release()
+                return answer(.clientClosed, request)
             } catch {
                 lease.release(failed: true)
                 excluded.insert(lease.replica)
@@ -69,7 +72,7 @@ struct UpstreamProxy: Sendable {
             }
             return stream(upstream, lease: lease, request)
         }
-        return answer(RouterError.upstreamFailed(service: request.service, attempts: maxAttempts, error: lastError), request)
+        return answer(OpenAIError.upstreamFailed(service: request.service, attempts: maxAttempts, error: lastError), request)
     }
 
     private func outgoing(_ request: Routed, to lease: Lease) -> HTTPClientRequest {
@@ -117,7 +120,7 @@ struct UpstreamProxy: Sendable {
         })
     }
 
-    private func answer(_ error: RouterError, _ request: Routed) -> Response {
+    private func answer(_ error: OpenAIError, _ request: Routed) -> Response {
         metrics.requestEnded(service: request.service, priority: request.priority, code: Int(error.status.code),
                              seconds: (ContinuousClock.now - request.arrival).inSeconds, firstByteSeconds: nil)
         return error.response

@@ -270,7 +270,51 @@ struct RouterEndToEndTests {
             }
         }
     }
+    @Test("clients that hang up before any answer: a queued request leaves the queue, a running whole completion stops")
+    func disconnectBeforeTheAnswer() async throws {
+        try Self.requireModel()
+        try await Lifecycle.withServer { server in
+            try await Self.apply(server, "chat", replicas: 1, routing: "{maxConcurrencyPerReplica: 1}")
+            let endpoint = try #require(try await Lifecycle.replicas(server, "chat").first?.status?.endpoint)
+            func request(_ maxTokens: Int) -> HTTPClientRequest {
+                var request = HTTPClientRequest(url: server.routerURL + "/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: OpenAICalls.chatBody(model: "chat", turns: ["Write an essay."],
+                                                                              maxTokens: maxTokens, ignoreEOS: true)))
+                return request
+            }
+            // A whole (non-streamed) completion running on the only slot, and one queued behind it.
+            let running = Task { try await HTTPClient.shared.execute(request(1500), timeout: .seconds(300)) }
+            try await Lifecycle.waitUntil("the first runs on the engine") {
+                OpenAICalls.metric(try await OpenAICalls.get(endpoint + "/metrics").body, "swell_engine_requests_running") == 1
+            }
+            let queued = Task { try await HTTPClient.shared.execute(request(8), timeout: .seconds(300)) }
+            try await Lifecycle.waitUntil("the second waits in the router") {
+                try await Self.routerMetric(server, "swell_router_queue_length", ["service": "chat"]) == 1
+            }
+
+            queued.cancel()
+            try await Lifecycle.waitUntil("the queued request left the queue") {
+                try await Self.routerMetric(server, "swell_router_queue_length", ["service": "chat"]) == 0
+            }
+            running.cancel()
+            try await Lifecycle.waitUntil("the engine stops the running one") {
+                OpenAICalls.metric(try await OpenAICalls.get(endpoint + "/metrics").body, "swell_engine_requests_running") == 0
+            }
+            let page = try await OpenAICalls.get(endpoint + "/metrics").body
+            #expect(OpenAICalls.metric(page, "swell_engine_generation_tokens_total") < 1500, "stopped, not finished")
+            #expect(OpenAICalls.metric(page, "swell_engine_requests_total", ["finish_reason": "length"]) == 0)
+            try await Lifecycle.waitUntil("the router counts both as client hang-ups (499)") {
+                try await Self.routerMetric(server, "swell_router_requests_total", ["service": "chat", "code": "499"]) == 2
+            }
+            // The replica was not blamed: it still takes requests.
+            #expect(try await Self.chat(server, OpenAICalls.chatBody(model: "chat", maxTokens: 2)).status == 200)
+            #expect(try await Self.routerMetric(server, "swell_router_retries_total", ["service": "chat"]) == 0)
+        }
+    }
 }
+
 
 /// The order in which answers arrived.
 actor OrderLog {

@@ -1,11 +1,12 @@
 import Foundation
 import SwellAPI
+import SwellHTTP
 import Testing
 @testable import SwellRouter
 
 @Suite("Routed request and affinity key")
 struct RoutedRequestTests {
-    func decode(_ json: String, _ endpoint: RoutedRequest.Endpoint = .chat) throws(RouterError) -> RoutedRequest {
+    func decode(_ json: String, _ endpoint: RoutedRequest.Endpoint = .chat) throws(OpenAIError) -> RoutedRequest {
         try RoutedRequest.decode(Data(json.utf8), endpoint: endpoint)
     }
 
@@ -32,7 +33,7 @@ struct RoutedRequestTests {
         #expect {
             try decode(json)
         } throws: { error in
-            guard let error = error as? RouterError else { return false }
+            guard let error = error as? OpenAIError else { return false }
             return error.status == .badRequest && error.param == param
         }
     }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SwellAPI
+import SwellHTTP
 
 /// The HTTP face of one replica: OpenAI-compatible completions over a `ServingEngine`, plus
 /// `/health`, `/ready`, `/drain` and `/metrics` — the whole contract the control plane relies on.
@@ -65,7 +66,7 @@ public final class EngineServer: Service {
     }
 
     func makeApplication() -> some ApplicationProtocol {
-        let router = Router(context: EngineRequestContext.self)
+        let router = Router(context: ConnectionRequestContext.self)
         let engine = self.engine
         let metrics = self.metrics
 
@@ -87,7 +88,7 @@ public final class EngineServer: Service {
                             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(engine.statistics()))))
         }
         router.get("/v1/models") { [configuration, created] _, _ in
-            Self.encoded(ModelList(data: [.init(id: configuration.modelName, created: created,
+            JSONResponse.encoded(ModelList(data: [.init(id: configuration.modelName, created: created,
                                                 max_model_len: engine.model.config.contextLength)]))
         }
         router.post("/v1/completions") { [self] request, context in await self.handle(request, context, chat: false) }
@@ -106,7 +107,7 @@ public final class EngineServer: Service {
 
     // MARK: Completions
 
-    private func handle(_ request: Request, _ context: EngineRequestContext, chat: Bool) async -> Response {
+    private func handle(_ request: Request, _ context: ConnectionRequestContext, chat: Bool) async -> Response {
         let arrival = ContinuousClock.now
         do {
             let prepared = try await prepare(request, chat: chat)
@@ -123,9 +124,9 @@ public final class EngineServer: Service {
             return try await cancellingOnDisconnect(context.channel) { try await exchange.whole(stream) }
         } catch let error as OpenAIError {
             if let reason = error.rejectionReason { metrics.rejected(reason) }
-            return Self.errorResponse(error)
+            return error.response
         } catch {
-            return Self.errorResponse(OpenAIError(status: .internalServerError, message: "\(error)", type: "server_error"))
+            return OpenAIError(status: .internalServerError, message: "\(error)", type: "server_error").response
         }
     }
 
@@ -214,14 +215,7 @@ public final class EngineServer: Service {
     }
 
     static func json(_ object: [String: String], status: HTTPResponse.Status = .ok) -> Response {
-        encoded(object, status: status)
-    }
-
-    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        let data = (try? JSONEncoder().encode(value)) ?? Data()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        JSONResponse.encoded(object, status: status)
     }
 
     static func drainStatus(_ statistics: ServingStatistics, status: HTTPResponse.Status) -> Response {
@@ -231,14 +225,7 @@ public final class EngineServer: Service {
             var running: Int
             var waiting: Int
         }
-        return encoded(DrainStatus(draining: statistics.draining, drained: statistics.drained, running: statistics.running,
+        return JSONResponse.encoded(DrainStatus(draining: statistics.draining, drained: statistics.drained, running: statistics.running,
                                    waiting: statistics.waiting.values.reduce(0, +)), status: status)
-    }
-
-    static func errorResponse(_ error: OpenAIError) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: error.body)))
     }
 }

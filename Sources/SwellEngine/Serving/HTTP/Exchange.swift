@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SwellHTTP
 
 /// One completion request's trip through the engine: reads its events and answers as a whole
 /// JSON response or as server-sent events, recording the request-level metrics on the way.
@@ -94,12 +95,12 @@ struct Exchange: Sendable {
         if chat {
             let choice = Choice(payloadKey: "message", payload: ChatMessageBody(role: "assistant", content: text),
                                 logprobs: chatLogprobs(logprobs), finishReason: reason)
-            return EngineServer.encoded(CompletionEnvelope(id: id, object: "chat.completion", created: created,
+            return JSONResponse.encoded(CompletionEnvelope(id: id, object: "chat.completion", created: created,
                                                            model: modelName, choices: [choice], usage: usage))
         }
         let choice = Choice(payloadKey: "text", payload: text,
                             logprobs: completionLogprobs(logprobs, offset: 0), finishReason: reason)
-        return EngineServer.encoded(CompletionEnvelope(id: id, object: "text_completion", created: created,
+        return JSONResponse.encoded(CompletionEnvelope(id: id, object: "text_completion", created: created,
                                                        model: modelName, choices: [choice], usage: usage))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SwellAPI
+import SwellHTTP
 
 /// A value given as one item or a list (`stop: "x"` or `stop: ["x", "y"]`).
 struct OneOrMany<Element: Decodable & Sendable>: Decodable, Sendable {

@@ -1,13 +1,13 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of the engine's routes: Hummingbird's basic context plus the connection,
-/// so a handler can notice that its client went away.
-struct EngineRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
+/// A request context that keeps the connection, so a handler can notice that its client went
+/// away: Hummingbird's basic context plus the channel.
+public struct ConnectionRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
 
-    init(source: ApplicationRequestContextSource) {
+    public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
@@ -20,11 +20,11 @@ struct EngineRequestContext: RequestContext {
 ///
 /// The server allows half-closed connections, so a client's close shows up as the channel's
 /// `inputClosed` event, not as the channel closing; both are watched.
-func cancellingOnDisconnect<Value: Sendable>(
+public func cancellingOnDisconnect<Value: Sendable>(
     _ channel: any Channel, _ operation: @escaping @Sendable () async throws -> Value
 ) async throws -> Value {
     let task = Task { try await operation() }
-    let name = "swell-disconnect-\(EngineServer.randomID())"
+    let name = "swell-disconnect-\(UInt64.random(in: 0...UInt64.max))"
     let installed = channel.eventLoop.submit {
         try channel.pipeline.syncOperations.addHandler(DisconnectHandler { task.cancel() }, name: name, position: .first)
     }
