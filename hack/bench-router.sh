@@ -105,25 +105,37 @@ measure("request the engine refuses at once (400)", {"model": "solo", "messages"
 PY
 "$bin/swellctl" delete isvc solo --server "$url" >/dev/null
 
-# 2. Round-robin vs prefix-affinity, two replicas each (one service at a time: 2 CPUs).
-for policy in round-robin prefix-affinity; do
-    name="chat-${policy%%-*}"
-    service "$name" 2 "$policy"
-    ready "$name" 2
-    "$bin/swell" engine bench-serve --name "$policy" --url "$router" --model "$name" --clients 8 --requests 4 \
-        --system-tokens 400 --question-tokens 50 --max-tokens 64 --conversation --json-out "$work/$policy.json"
-    "$bin/swellctl" delete isvc "$name" --server "$url" >/dev/null
-    for _ in $(seq 1 300); do
-        [ -z "$("$bin/swellctl" get rep -o name --server "$url")" ] && break
-        sleep 0.1
+# 2. Round-robin vs prefix-affinity, two replicas each (one service at a time: 2 CPUs), in
+#    alternating rounds so a busy spell of the machine does not land on one policy only.
+rounds=${ROUNDS:-2}
+for round in $(seq 1 "$rounds"); do
+    for policy in round-robin prefix-affinity; do
+        name="chat-${policy%%-*}-$round"
+        service "$name" 2 "$policy"
+        ready "$name" 2
+        "$bin/swell" engine bench-serve --name "$policy (round $round)" --url "$router" --model "$name" --clients 8 \
+            --requests 4 --system-tokens 400 --question-tokens 50 --max-tokens 64 --conversation \
+            --json-out "$work/$policy-$round.json"
+        "$bin/swellctl" delete isvc "$name" --server "$url" >/dev/null
+        for _ in $(seq 1 300); do
+            [ -z "$("$bin/swellctl" get rep -o name --server "$url" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
     done
 done
-python3 - "$work/round-robin.json" "$work/prefix-affinity.json" <<'PY'
-import json, sys
-rr, pa = (json.load(open(p)) for p in sys.argv[1:3])
-print(f"prefix hit rate: round-robin {rr['prefix_hit_rate']*100:.0f}%, prefix-affinity {pa['prefix_hit_rate']*100:.0f}% "
-      f"({'better' if pa['prefix_hit_rate'] > rr['prefix_hit_rate'] else 'NOT better'})")
-print(f"TTFT p50: round-robin {rr['ttft_p50_seconds']*1000:.0f} ms, prefix-affinity {pa['ttft_p50_seconds']*1000:.0f} ms "
-      f"({pa['ttft_p50_seconds']/rr['ttft_p50_seconds']:.2f}x; {'better' if pa['ttft_p50_seconds'] < rr['ttft_p50_seconds'] else 'NOT better'})")
-print(f"throughput: round-robin {rr['throughput_tokens_per_second']:.0f} tok/s, prefix-affinity {pa['throughput_tokens_per_second']:.0f} tok/s")
+python3 - "$work" "$rounds" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def runs(policy):
+    return [json.load(open(f"{work}/{policy}-{r}.json")) for r in range(1, rounds + 1)]
+def median(policy, key):
+    return statistics.median(run[key] for run in runs(policy))
+rr_hit, pa_hit = median("round-robin", "prefix_hit_rate"), median("prefix-affinity", "prefix_hit_rate")
+rr_ttft, pa_ttft = median("round-robin", "ttft_p50_seconds"), median("prefix-affinity", "ttft_p50_seconds")
+print(f"medians of {rounds} alternating rounds, 2 replicas, 8 clients in conversations:")
+print(f"prefix hit rate: round-robin {rr_hit*100:.0f}%, prefix-affinity {pa_hit*100:.0f}% ({'better' if pa_hit > rr_hit else 'NOT better'})")
+print(f"TTFT p50: round-robin {rr_ttft*1000:.0f} ms, prefix-affinity {pa_ttft*1000:.0f} ms "
+      f"({pa_ttft/rr_ttft:.2f}x; {'better' if pa_ttft < rr_ttft else 'NOT better'})")
+print(f"throughput: round-robin {median('round-robin', 'throughput_tokens_per_second'):.0f} tok/s, "
+      f"prefix-affinity {median('prefix-affinity', 'throughput_tokens_per_second'):.0f} tok/s")
 PY
