@@ -380,10 +380,8 @@ static void matmul_chunk(void *context, int task, int thread) {
     }
 }
 
-void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_bytes,
-                  int64_t rows, int64_t k, const float *xf, const swell_q8_block *xq,
-                  int64_t tokens, float *out, int64_t out_stride) {
-    int threads = pool ? swell_pool_threads(pool) : 1;
+/// Rows per task for a matrix of `rows` rows against `tokens` tokens.
+static int64_t chunk_rows(int threads, int64_t rows, int64_t tokens) {
     // Enough chunks for load balance (rows differ little in cost), few enough to keep the
     // per-chunk overhead and the scheduling atomics negligible.
     int64_t chunk = rows / ((int64_t)threads * 8);
@@ -391,54 +389,111 @@ void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_b
     // With many tokens, a chunk's rows are re-read once per token tile: keep them few enough
     // that they stay in L1 next to the tile's activations.
     if (tokens > SWELL_TOKEN_TILE && chunk > SWELL_PREFILL_CHUNK_ROWS) chunk = SWELL_PREFILL_CHUNK_ROWS;
-    chunk = (chunk + 3) & ~(int64_t)3;
-    matmul_job job = {type, weights, row_bytes, rows, k, xf, xq, tokens, out, out_stride, chunk, NULL, NULL, NULL, NULL, NULL};
-    if (swell_use_simd && swell_type_block_elements(type) == SWELL_QK) {
-        // The activation scales in the layouts the kernels load as vectors, in the pool's scratch
-        // memory (no allocation per call once it has grown).
-        int64_t blocks = k / SWELL_QK;
-        int64_t full_tiles = tokens / 8;
-        int64_t floats = 2 * (full_tiles * 8 + tokens) * blocks;
-        int flip = full_tiles > 0 && type == SWELL_TYPE_Q8_0 && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
-        size_t flip_bytes = flip ? (size_t)(full_tiles * 8 * blocks) * sizeof(swell_q8_block) : 0;
-        uint8_t *scratch = swell_pool_scratch(pool, flip_bytes + (size_t)floats * sizeof(float));
-        float *data = scratch ? (float *)(scratch + flip_bytes) : NULL;
-        if (data) {
-            float *tile_scales = data, *tile_sums = data + full_tiles * 8 * blocks;
-            float *token_scales = tile_sums + full_tiles * 8 * blocks, *token_sums = token_scales + tokens * blocks;
-            for (int64_t tile = 0; tile < full_tiles; tile++) {
-                for (int64_t b = 0; b < blocks; b++) {
-                    for (int t = 0; t < 8; t++) {
-                        const swell_q8_block *a = xq + (tile * 8 + t) * blocks + b;
-                        tile_scales[(tile * blocks + b) * 8 + t] = a->d;
-                        tile_sums[(tile * blocks + b) * 8 + t] = a->s;
-                    }
-                }
-            }
-            for (int64_t i = 0; i < tokens * blocks; i++) {
-                token_scales[i] = xq[i].d;
-                token_sums[i] = xq[i].s;
-            }
-            if (full_tiles > 0) {
-                job.tile_scales = tile_scales;
-                job.tile_sums = tile_sums;
-            }
-            job.token_scales = token_scales;
-            job.token_sums = token_sums;
-            if (flip) {
-                swell_q8_block *flipped = (swell_q8_block *)scratch;
-                for (int64_t i = 0; i < full_tiles * 8 * blocks; i++) {
-                    flipped[i] = xq[i];
-                    for (int j = 0; j < SWELL_QK; j++) flipped[i].qs[j] = (int8_t)(flipped[i].qs[j] ^ 0x80);
-                }
-                job.xflip = flipped;
+    return (chunk + 3) & ~(int64_t)3;
+}
+
+/// Lays out the activation scales (and, for Q8_0 with VNNI, the flipped activations) in the
+/// pool's scratch memory and points `job` at them: the layouts the kernels load as vectors.
+static void prepare_activations(swell_pool *pool, int flip_wanted, int64_t k, const swell_q8_block *xq, int64_t tokens,
+                                matmul_job *job) {
+    int64_t blocks = k / SWELL_QK;
+    int64_t full_tiles = tokens / 8;
+    int64_t floats = 2 * (full_tiles * 8 + tokens) * blocks;
+    int flip = full_tiles > 0 && flip_wanted && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
+    size_t flip_bytes = flip ? (size_t)(full_tiles * 8 * blocks) * sizeof(swell_q8_block) : 0;
+    uint8_t *scratch = swell_pool_scratch(pool, flip_bytes + (size_t)floats * sizeof(float));
+    if (!scratch) return;
+    float *data = (float *)(scratch + flip_bytes);
+    float *tile_scales = data, *tile_sums = data + full_tiles * 8 * blocks;
+    float *token_scales = tile_sums + full_tiles * 8 * blocks, *token_sums = token_scales + tokens * blocks;
+    for (int64_t tile = 0; tile < full_tiles; tile++) {
+        for (int64_t b = 0; b < blocks; b++) {
+            for (int t = 0; t < 8; t++) {
+                const swell_q8_block *a = xq + (tile * 8 + t) * blocks + b;
+                tile_scales[(tile * blocks + b) * 8 + t] = a->d;
+                tile_sums[(tile * blocks + b) * 8 + t] = a->s;
             }
         }
     }
-    int tasks = (int)((rows + chunk - 1) / chunk);
-    if (pool && tasks > 1) {
-        swell_pool_run(pool, matmul_chunk, &job, tasks);
-    } else {
-        for (int i = 0; i < tasks; i++) matmul_chunk(&job, i, 0);
+    for (int64_t i = 0; i < tokens * blocks; i++) {
+        token_scales[i] = xq[i].d;
+        token_sums[i] = xq[i].s;
+    }
+    if (full_tiles > 0) {
+        job->tile_scales = tile_scales;
+        job->tile_sums = tile_sums;
+    }
+    job->token_scales = token_scales;
+    job->token_sums = token_sums;
+    if (flip) {
+        swell_q8_block *flipped = (swell_q8_block *)scratch;
+        for (int64_t i = 0; i < full_tiles * 8 * blocks; i++) {
+            flipped[i] = xq[i];
+            for (int j = 0; j < SWELL_QK; j++) flipped[i].qs[j] = (int8_t)(flipped[i].qs[j] ^ 0x80);
+        }
+        job->xflip = flipped;
+    }
+}
+
+void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_bytes,
+                  int64_t rows, int64_t k, const float *xf, const swell_q8_block *xq,
+                  int64_t tokens, float *out, int64_t out_stride) {
+    swell_matmul_spec spec = {type, weights, row_bytes, rows, out, out_stride};
+    swell_matmul_group(pool, &spec, 1, k, xf, xq, tokens);
+}
+
+#define SWELL_GROUP_MAX 4
+
+typedef struct {
+    int count;
+    matmul_job jobs[SWELL_GROUP_MAX];
+    int first_task[SWELL_GROUP_MAX + 1];
+} matmul_group_job;
+
+static void matmul_group_task(void *context, int task, int thread) {
+    matmul_group_job *group = context;
+    int index = 0;
+    while (task >= group->first_task[index + 1]) index++;
+    matmul_chunk(&group->jobs[index], task - group->first_task[index], thread);
+}
+
+void swell_matmul_group(swell_pool *pool, const swell_matmul_spec *specs, int count, int64_t k, const float *xf,
+                        const swell_q8_block *xq, int64_t tokens) {
+    int threads = pool ? swell_pool_threads(pool) : 1;
+    for (int start = 0; start < count; start += SWELL_GROUP_MAX) {
+        int n = count - start < SWELL_GROUP_MAX ? count - start : SWELL_GROUP_MAX;
+        matmul_group_job group = {.count = n};
+        matmul_job shared = {0};
+        int quantized = 0, q8_0 = 0;
+        for (int i = 0; i < n; i++) {
+            quantized |= swell_type_block_elements(specs[start + i].type) == SWELL_QK;
+            q8_0 |= specs[start + i].type == SWELL_TYPE_Q8_0;
+        }
+        if (swell_use_simd && quantized) prepare_activations(pool, q8_0, k, xq, tokens, &shared);
+        group.first_task[0] = 0;
+        for (int i = 0; i < n; i++) {
+            const swell_matmul_spec *spec = &specs[start + i];
+            int64_t chunk = chunk_rows(threads, spec->rows, tokens);
+            matmul_job job = shared;
+            job.type = spec->type;
+            job.weights = spec->weights;
+            job.row_bytes = spec->row_bytes;
+            job.rows = spec->rows;
+            job.k = k;
+            job.xf = xf;
+            job.xq = xq;
+            job.tokens = tokens;
+            job.out = spec->out;
+            job.out_stride = spec->out_stride;
+            job.chunk_rows = chunk;
+            group.jobs[i] = job;
+            group.first_task[i + 1] = group.first_task[i] + (int)((spec->rows + chunk - 1) / chunk);
+        }
+        int tasks = group.first_task[n];
+        if (pool && tasks > 1) {
+            swell_pool_run(pool, matmul_group_task, &group, tasks);
+        } else {
+            for (int i = 0; i < tasks; i++) matmul_group_task(&group, i, 0);
+        }
     }
 }

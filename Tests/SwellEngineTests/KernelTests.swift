@@ -190,6 +190,55 @@ struct KernelTests {
         #expect(maxAbsDifference(simd, exact) < tolerance, "\(tokens) tokens")
     }
 
+    @Test("a matmul group gives each matrix exactly what its own matmul gives", arguments: [1, 3, 8, 13])
+    func matmulGroupEqualsSeparate(tokens: Int) {
+        let k = 128, shapes = [(rows: 40, type: GGMLType.q4_1), (rows: 24, type: .q8_0), (rows: 17, type: .f16)]
+        var random = RandomSource(seed: UInt64(tokens))
+        let activations = (0..<tokens * k).map { _ in random.nextUnit() * 4 - 2 }
+        let matrices: [[UInt8]] = shapes.map { shape in
+            let values = (0..<shape.rows * k).map { _ in random.nextUnit() * 2 - 1 }
+            let rowBytes = shape.type.rowBytes(k)!
+            var encoded = [UInt8](repeating: 0, count: rowBytes * shape.rows)
+            values.withUnsafeBufferPointer { source in
+                encoded.withUnsafeMutableBytes { out in
+                    for row in 0..<shape.rows {
+                        _ = swell_quantize_row(Int32(shape.type.rawValue), source.baseAddress! + row * k,
+                                               out.baseAddress! + row * rowBytes, Int64(k))
+                    }
+                }
+            }
+            return encoded
+        }
+        let pool = WorkerPool(threads: 2, pinned: false)
+        var quantized = [swell_q8_block](repeating: swell_q8_block(), count: tokens * k / 32)
+        swell_quantize_q8(activations, &quantized, Int64(tokens * k))
+        var separate = shapes.map { [Float](repeating: 0, count: tokens * $0.rows) }
+        for (index, shape) in shapes.enumerated() {
+            matrices[index].withUnsafeBytes { w in
+                swell_matmul(pool.handle, Int32(shape.type.rawValue), w.baseAddress, Int64(shape.type.rowBytes(k)!),
+                             Int64(shape.rows), Int64(k), activations, quantized, Int64(tokens), &separate[index],
+                             Int64(shape.rows))
+            }
+        }
+        // One buffer for all outputs, one copy of all weights: the specs point into them.
+        let offsets = shapes.indices.map { index in shapes[..<index].reduce(0) { $0 + tokens * $1.rows } }
+        let weightOffsets = shapes.indices.map { index in matrices[..<index].reduce(0) { $0 + $1.count } }
+        let allWeights = matrices.flatMap { $0 }
+        var output = [Float](repeating: 0, count: shapes.reduce(0) { $0 + tokens * $1.rows })
+        allWeights.withUnsafeBytes { w in
+            output.withUnsafeMutableBufferPointer { out in
+                let specs = shapes.indices.map { index in
+                    swell_matmul_spec(type: Int32(shapes[index].type.rawValue), weights: w.baseAddress! + weightOffsets[index],
+                                      row_bytes: Int64(shapes[index].type.rowBytes(k)!), rows: Int64(shapes[index].rows),
+                                      out: out.baseAddress! + offsets[index], out_stride: Int64(shapes[index].rows))
+                }
+                swell_matmul_group(pool.handle, specs, Int32(specs.count), Int64(k), activations, quantized, Int64(tokens))
+            }
+        }
+        let grouped = shapes.indices.map { Array(output[offsets[$0]..<offsets[$0] + tokens * shapes[$0].rows]) }
+        #expect(grouped == separate)
+    }
+
     @Test("activation quantization is identical on both paths")
     func quantizeAgrees() {
         var random = RandomSource(seed: 3)

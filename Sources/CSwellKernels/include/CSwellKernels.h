@@ -116,6 +116,22 @@ void swell_matmul(swell_pool *pool, int type, const void *weights, int64_t row_b
                   int64_t rows, int64_t k, const float *xf, const swell_q8_block *xq,
                   int64_t tokens, float *out, int64_t out_stride);
 
+/// One weight matrix of a `swell_matmul_group`: `rows` rows of `type`, `row_bytes` apart, writing
+/// out[t * out_stride + r].
+typedef struct {
+    int type;
+    const void *weights;
+    int64_t row_bytes;
+    int64_t rows;
+    float *out;
+    int64_t out_stride;
+} swell_matmul_spec;
+
+/// Several matrices against the same activations (Q, K and V; gate and up) in one parallel
+/// region: one barrier instead of one per matrix, and the activation layouts prepared once.
+void swell_matmul_group(swell_pool *pool, const swell_matmul_spec *specs, int count, int64_t k, const float *xf,
+                        const swell_q8_block *xq, int64_t tokens);
+
 // MARK: - F32 vector kernels
 
 float swell_dot_f32(const float *a, const float *b, int64_t n);

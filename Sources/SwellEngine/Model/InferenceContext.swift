@@ -85,9 +85,7 @@ public final class InferenceContext {
                     }
                     let input = Activations(floats: s.normed, quantized: s.quantized, tokens: n, width: d)
                     input.quantizeIfNeeded(for: [layer.query, layer.key, layer.value])
-                    matmul(layer.query, input, into: s.q, pool: pool)
-                    matmul(layer.key, input, into: s.k, pool: pool)
-                    matmul(layer.value, input, into: s.v, pool: pool)
+                    matmul([(layer.query, s.q), (layer.key, s.k), (layer.value, s.v)], input, pool: pool)
                     for i in 0..<n {
                         swell_rope(s.q + i * d, Int32(config.headCount), Int32(config.headDimension),
                                    Int32(config.ropeDimensions), positions[i], config.ropeFrequencyBase)
@@ -117,8 +115,7 @@ public final class InferenceContext {
                         swell_rmsnorm(s.x, weight.baseAddress, s.normed, Int64(d), Int64(n), config.rmsNormEpsilon)
                     }
                     input.quantizeIfNeeded(for: [layer.gate, layer.up])
-                    matmul(layer.gate, input, into: s.gate, pool: pool)
-                    matmul(layer.up, input, into: s.up, pool: pool)
+                    matmul([(layer.gate, s.gate), (layer.up, s.up)], input, pool: pool)
                     swell_swiglu(s.gate, s.up, s.gate, Int64(n * ffn))
                     let hidden = Activations(floats: s.gate, quantized: s.quantized, tokens: n, width: ffn)
                     hidden.quantizeIfNeeded(for: [layer.down])
@@ -148,6 +145,20 @@ public final class InferenceContext {
     /// Forgets a sequence's cached keys and values.
     public func release(sequence: Int) {
         cache.release(sequence: sequence)
+    }
+
+    /// Matrices that share their input, in one parallel region (one barrier for all of them).
+    private func matmul(_ group: [(weights: WeightMatrix, out: UnsafeMutablePointer<Float>)], _ input: Activations,
+                        pool: OpaquePointer) {
+        withUnsafeTemporaryAllocation(of: swell_matmul_spec.self, capacity: group.count) { specs in
+            for (index, entry) in group.enumerated() {
+                specs[index] = swell_matmul_spec(type: Int32(entry.weights.type.rawValue), weights: entry.weights.data,
+                                                 row_bytes: Int64(entry.weights.rowBytes), rows: Int64(entry.weights.rows),
+                                                 out: entry.out, out_stride: Int64(entry.weights.rows))
+            }
+            swell_matmul_group(pool, specs.baseAddress, Int32(group.count), Int64(input.width), input.floats,
+                               input.quantized, Int64(input.tokens))
+        }
     }
 
     private func matmul(_ weights: WeightMatrix, _ input: Activations, into out: UnsafeMutablePointer<Float>,
