@@ -289,6 +289,34 @@ struct OpenAIServerTests {
         await server.stop()
     }
 
+    @Test("a streaming request whose client hangs up while it waits in the queue leaves the queue")
+    func disconnectWhileWaiting() async throws {
+        let server = try await LiveEngineServer(configuration: ServingEngineTests.configuration(maxRunning: 1),
+                                                maxTokensLimit: 400, model: try ServingEngineTests.slowModel.get())
+        do {
+            func request(stream: Bool) -> HTTPClientRequest {
+                var request = HTTPClientRequest(url: server.baseURL + "/v1/completions")
+                request.method = .POST
+                request.body = .bytes(ByteBuffer(string: #"{"prompt":"a long story","max_tokens":400,"ignore_eos":true,"stream":\#(stream)}"#))
+                return request
+            }
+            let running = Task { _ = try await HTTPClient.shared.execute(request(stream: false), timeout: .seconds(60)) }
+            try await waitFor("the first request runs") { server.engine.statistics().running == 1 }
+            let waiting = Task { _ = try await HTTPClient.shared.execute(request(stream: true), timeout: .seconds(60)) }
+            try await waitFor("the second waits") { server.engine.statistics().waiting.values.reduce(0, +) == 1 }
+            waiting.cancel() // its client closes the connection before any event
+            _ = await waiting.result
+            try await waitFor("the engine drops it from the queue") { server.engine.statistics().waiting.values.reduce(0, +) == 0 }
+            #expect(server.engine.statistics().running == 1, "the running request goes on")
+            running.cancel()
+            _ = await running.result
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     @Test("metrics move as expected after known requests and pass promtool")
     func metrics() async throws {
         try await withEngineServer { server in
