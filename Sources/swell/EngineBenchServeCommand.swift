@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SwellAPI
 import SwellClient
 import SwellLoad
 
@@ -110,7 +111,7 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        let wall = Self.seconds(ContinuousClock.now - start)
+        let wall = (ContinuousClock.now - start).inSeconds
         let after = await prefixCounters(client, base)
 
         let tokens = samples.reduce(0) { $0 + $1.completionTokens }
@@ -188,10 +189,5 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

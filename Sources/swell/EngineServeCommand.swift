@@ -117,8 +117,7 @@ struct EngineServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
-        let loadSeconds = Double(seconds) + Double(attoseconds) / 1e18
+        let loadSeconds = (ContinuousClock.now - start).inSeconds
         let name = servedModelName ?? Self.modelName(fromPath: modelOptions.model)
         let cacheTokens = try self.cacheTokens(config: model.config)
         let cacheBytes = cacheTokens * KVCacheSizing.bytesPerToken(config: model.config, storage: kvCacheType)

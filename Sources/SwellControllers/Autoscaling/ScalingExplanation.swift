@@ -78,7 +78,7 @@ enum ScalingExplanation {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        number(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        number(duration.inSeconds)
     }
 
     /// At most two decimals, none when whole: 6, 4.5, 0.83.

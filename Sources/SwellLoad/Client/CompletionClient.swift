@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SwellAPI
 
 /// Sends completion requests to an OpenAI-compatible server and times them from the stream.
 public struct CompletionClient: Sendable {
@@ -56,7 +57,7 @@ public struct CompletionClient: Sendable {
         } catch {
             measurement.outcome = Task.isCancelled ? .cancelled : .failed(Self.describe(error))
         }
-        measurement.e2e = Self.seconds(ContinuousClock.now - start)
+        measurement.e2e = (ContinuousClock.now - start).inSeconds
         return measurement
     }
 
@@ -83,9 +84,9 @@ public struct CompletionClient: Sendable {
             if let choice = (json["choices"] as? [[String: Any]])?.first, Self.hasText(choice) {
                 let now = ContinuousClock.now
                 if let lastChunk {
-                    measurement.interTokenGaps.append(Self.seconds(now - lastChunk))
+                    measurement.interTokenGaps.append((now - lastChunk).inSeconds)
                 } else {
-                    let ttft = Self.seconds(now - start)
+                    let ttft = (now - start).inSeconds
                     measurement.ttft = ttft
                     onFirstToken(ttft)
                 }
@@ -145,10 +146,5 @@ public struct CompletionClient: Sendable {
             if error == .connectTimeout { return "connect timed out" }
         }
         return "\(error)"
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

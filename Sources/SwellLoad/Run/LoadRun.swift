@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import SwellAPI
 import Synchronization
 
 /// One run of a scenario: sends its requests on schedule, samples the cluster once a second,
@@ -201,6 +202,6 @@ public final class LoadRun: Sendable {
     }
 
     private func seconds(since start: ContinuousClock.Instant) -> Double {
-        CompletionClient.seconds(clock.now - start)
+        (clock.now - start).inSeconds
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SwellAPI
 import SwellHTTP
 
 /// One completion request's trip through the engine: reads its events and answers as a whole
@@ -45,24 +46,19 @@ struct Exchange: Sendable {
             guard count > 0 else { return }
             let now = ContinuousClock.now
             if let lastToken {
-                let gap = Self.seconds(now - lastToken) / Double(count)
+                let gap = (now - lastToken).inSeconds / Double(count)
                 for _ in 0..<count { metrics.interTokenLatency.record(gap) }
             } else {
-                metrics.timeToFirstToken.record(Self.seconds(now - arrival))
+                metrics.timeToFirstToken.record((now - arrival).inSeconds)
                 if count > 1 { for _ in 1..<count { metrics.interTokenLatency.record(0.0) } }
             }
             lastToken = now
         }
 
         func finished(_ completion: ServingCompletion) {
-            metrics.endToEndLatency.record(Self.seconds(ContinuousClock.now - arrival))
+            metrics.endToEndLatency.record((ContinuousClock.now - arrival).inSeconds)
             metrics.queueTime.record(completion.queueSeconds)
             metrics.finished(completion.finishReason)
-        }
-
-        static func seconds(_ duration: Duration) -> Double {
-            let (seconds, attoseconds) = duration.components
-            return Double(seconds) + Double(attoseconds) / 1e18
         }
     }
 
