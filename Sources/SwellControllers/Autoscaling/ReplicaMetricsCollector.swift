@@ -43,7 +43,6 @@ public final class ReplicaMetricsCollector: Service, Sendable {
     private let http: HTTPClient
     private let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
-    private let scrapes = Mutex<(ok: Int, failed: Int)>((0, 0))
 
     public init(replicas: ObjectCache<Replica>, http: HTTPClient, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "swell.autoscaler.metrics")) {
@@ -65,19 +64,15 @@ public final class ReplicaMetricsCollector: Service, Sendable {
 
     /// The readings of `replica` if they are fresh and belong to this incarnation of it.
     public func readings(of replica: Replica, now: ContinuousClock.Instant = .now) -> Readings? {
-        guard let entry = entries.withLock({ $0[replica.metadata.key] }), entry.uid == replica.metadata.uid ?? "",
+        readings(forKey: replica.metadata.key, uid: replica.metadata.uid ?? "", now: now)
+    }
+
+    /// The fresh readings of the replica `namespace/name`, of the incarnation `uid` when given.
+    func readings(forKey key: String, uid: String? = nil, now: ContinuousClock.Instant = .now) -> Readings? {
+        guard let entry = entries.withLock({ $0[key] }), uid == nil || entry.uid == uid,
               now - entry.readings.latest.time <= configuration.staleAfter else { return nil }
         return entry.readings
     }
-
-    /// The fresh readings of the replica `namespace/name`, whatever its incarnation.
-    func readings(forKey key: String, now: ContinuousClock.Instant = .now) -> Readings? {
-        guard let entry = entries.withLock({ $0[key] }), now - entry.readings.latest.time <= configuration.staleAfter else { return nil }
-        return entry.readings
-    }
-
-    /// Scrapes that answered and that failed so far, for metrics and tests.
-    public var scrapeCounts: (ok: Int, failed: Int) { scrapes.withLock { $0 } }
 
     func scrapeAll() async {
         let targets = replicas.list().compactMap { replica -> (key: String, uid: String, url: String)? in
@@ -111,9 +106,7 @@ public final class ReplicaMetricsCollector: Service, Sendable {
                 }
                 entries[key] = Entry(uid: uid, readings: readings)
             }
-            scrapes.withLock { $0.ok += 1 }
         } catch {
-            scrapes.withLock { $0.failed += 1 }
             logger.debug("scrape failed", metadata: ["replica": "\(key)", "error": "\(error)"])
         }
     }
