@@ -12,6 +12,7 @@
 #   hack/bench-controlplane.sh          # release build, the demo model
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/server-lib.sh
 
 die() { printf 'bench-controlplane: error: %s\n' "$*" >&2; exit 1; }
 model=${SWELL_MODEL:-/var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf}
@@ -21,24 +22,15 @@ swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swell >&2
 swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swellctl >&2
 bin=$(swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --show-bin-path)
 work=$(mktemp -d "${TMPDIR:-/tmp}/swell-bench-cp.XXXXXX")
-server_pid=""
+SERVER_PID=""
 cleanup() {
-    [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$work/data" --log-level warning --node-cpu 16 \
-    >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-url=""
-router=""
-for _ in $(seq 1 600); do
-    url=$(sed -n 's/^swell server listening on //p' "$work/server.out")
-    router=$(sed -n 's/^swell router listening on //p' "$work/server.out")
-    [ -n "$url" ] && [ -n "$router" ] && break; sleep 0.1
-done
-[ -n "$url" ] && [ -n "$router" ] || die "server did not start"
+start_swell_server "$bin" "$work" --node-cpu 16
+url=$API_URL router=$ROUTER_URL
 
 python3 - "$bin/swellctl" "$url" "$model" "$work" "$router" <<'PY'
 import json, statistics, subprocess, sys, time, urllib.request

@@ -14,6 +14,7 @@
 #   SAMPLES=500 hack/bench-router.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/server-lib.sh
 
 die() { printf 'bench-router: error: %s\n' "$*" >&2; exit 1; }
 model=${SWELL_MODEL:-/var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf}
@@ -24,23 +25,15 @@ swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swell >&2
 swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swellctl >&2
 bin=$(swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --show-bin-path)
 work=$(mktemp -d "${TMPDIR:-/tmp}/swell-bench-router.XXXXXX")
-server_pid=""
+SERVER_PID=""
 cleanup() {
-    [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$work/data" --log-level warning \
-    --cpu 2 >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-url="" router=""
-for _ in $(seq 1 600); do
-    url=$(sed -n 's/^swell server listening on //p' "$work/server.out")
-    router=$(sed -n 's/^swell router listening on //p' "$work/server.out")
-    [ -n "$url" ] && [ -n "$router" ] && break; sleep 0.1
-done
-[ -n "$url" ] && [ -n "$router" ] || { cat "$work/server.err" >&2; die "server did not start"; }
+start_swell_server "$bin" "$work" --cpu 2
+url=$API_URL router=$ROUTER_URL
 
 service() { # name replicas policy
     cat >"$work/$1.yaml" <<EOF

@@ -16,6 +16,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. hack/server-lib.sh
 CONFIGURATION=${CONFIGURATION:-release}
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -42,20 +43,9 @@ cleanup() {
 trap cleanup EXIT
 
 step "swell server on a 2-CPU node (API, controllers, autoscaler, router, agent)"
-"$BIN/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level warning \
-    --cpu 2 --drain-grace-period 5 >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-
-# The server prints its addresses once it listens; then /readyz says the store answers.
-SERVER="" ROUTER=""
-for _ in $(seq 1 600); do
-    SERVER="$(sed -n 's/^swell server listening on //p' "$WORK/server.out" | head -n 1)"
-    ROUTER="$(sed -n 's/^swell router listening on //p' "$WORK/server.out" | head -n 1)"
-    [ -n "$SERVER" ] && [ -n "$ROUTER" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; die "swell server exited before listening"; }
-    sleep 0.1
-done
-[ -n "$SERVER" ] && [ -n "$ROUTER" ] || die "swell server did not start listening"
+start_swell_server "$BIN" "$WORK" --cpu 2 --drain-grace-period 5
+SERVER=$API_URL ROUTER=$ROUTER_URL
+# Listening; /readyz says the store answers.
 for _ in $(seq 1 100); do
     curl -fsS "$SERVER/readyz" >/dev/null 2>&1 && break
     sleep 0.1

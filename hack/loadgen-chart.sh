@@ -9,6 +9,7 @@
 #   SCENARIO=manifests/scenarios/diurnal-ramp.yaml OUT=/tmp/diurnal hack/loadgen-chart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/server-lib.sh
 
 die() { printf 'loadgen-chart: error: %s\n' "$*" >&2; exit 1; }
 [ -f /var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf ] || die "the SmolLM2 model is missing; run 'make setup'"
@@ -20,24 +21,15 @@ swift build "${release[@]}" --product swell >&2
 swift build "${release[@]}" --product swellctl >&2
 bin=$(swift build "${release[@]}" --show-bin-path)
 work=$(mktemp -d "${TMPDIR:-/tmp}/swell-loadgen-chart.XXXXXX")
-server=""
+SERVER_PID=""
 cleanup() {
-    [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/swell" server --listen 127.0.0.1:0 --router-listen 127.0.0.1:0 --data-dir "$work/data" --log-level warning \
-    --cpu 2 >"$work/server.out" 2>"$work/server.err" &
-server=$!
-api="" router=""
-for _ in $(seq 1 600); do
-    api=$(sed -n 's/^swell server listening on //p' "$work/server.out")
-    router=$(sed -n 's/^swell router listening on //p' "$work/server.out")
-    [ -n "$api" ] && [ -n "$router" ] && break
-    sleep 0.1
-done
-[ -n "$api" ] && [ -n "$router" ] || { cat "$work/server.err" >&2; die "swell server did not start"; }
+start_swell_server "$bin" "$work" --cpu 2
+api=$API_URL router=$ROUTER_URL
 export SWELL_SERVER=$api
 "$bin/swellctl" apply -f manifests/examples/00-priorityclasses.yaml >/dev/null
 "$bin/swellctl" apply -f manifests/demo/chat.yaml >/dev/null
