@@ -45,6 +45,10 @@ struct EngineServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-batch-tokens"), help: "Token budget of one step (decodes plus prefill chunks).")
     var maxBatchTokens = 512
 
+    @Option(name: .customLong("prefill-pack-tokens"),
+            help: "A step packs several requests' prompts only while they fit in this many tokens together; longer ones go one after another (set it to --max-batch-tokens to pack as many as fit).")
+    var prefillPackTokens = 64
+
     @Option(name: .customLong("max-running"), help: "Requests computed at once.")
     var maxRunning = 64
 
@@ -93,7 +97,9 @@ struct EngineServeCommand: AsyncParsableCommand {
             throw ValidationError("--kv-cache-tokens and --kv-cache-memory size the same cache: give one of them")
         }
         if let kvCacheMemory { _ = try Self.bytes(kvCacheMemory) }
-        guard maxBatchTokens >= 1, maxRunning >= 1 else { throw ValidationError("--max-batch-tokens and --max-running must be positive") }
+        guard maxBatchTokens >= 1, prefillPackTokens >= 1, maxRunning >= 1 else {
+            throw ValidationError("--max-batch-tokens, --prefill-pack-tokens and --max-running must be positive")
+        }
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
     }
@@ -129,6 +135,7 @@ struct EngineServeCommand: AsyncParsableCommand {
         let engine = ServingEngine(model: model, configuration: ServingConfiguration(
             threads: threads ?? WorkerPool.availableCPUs, pinThreads: !modelOptions.noPin, kvCacheTokens: cacheTokens,
             blockSize: blockSize, kvCacheStorage: kvCacheType, maxBatchTokens: maxBatchTokens,
+            prefillPackTokens: prefillPackTokens,
             maxRunningRequests: maxRunning,
             queueLimits: [.critical: queueLimitCritical, .standard: queueLimitStandard, .batch: queueLimitBatch],
             agingSeconds: agingSeconds, prefixCaching: !noPrefixCaching))

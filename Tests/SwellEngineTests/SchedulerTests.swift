@@ -48,10 +48,50 @@ final class FakeBudget: BlockBudget {
 
 @Suite("Batch scheduler")
 struct SchedulerTests {
-    static func scheduler(maxBatchTokens: Int = 16, maxRunning: Int = 8, aging: Double = 10,
+    static func scheduler(maxBatchTokens: Int = 16, prefillPackTokens: Int = 64, maxRunning: Int = 8, aging: Double = 10,
                           queueLimits: [RequestPriority: Int] = [:]) -> BatchScheduler {
-        BatchScheduler(limits: .init(maxBatchTokens: maxBatchTokens, maxRunning: maxRunning, queueLimits: queueLimits,
-                                     agingSeconds: aging, contextLength: 256, cacheTokens: 256))
+        BatchScheduler(limits: .init(maxBatchTokens: maxBatchTokens, prefillPackTokens: prefillPackTokens, maxRunning: maxRunning,
+                                     queueLimits: queueLimits, agingSeconds: aging, contextLength: 256, cacheTokens: 256))
+    }
+
+    struct PackingCase: Sendable, CustomTestStringConvertible {
+        var prompts: [Int]
+        var packLimit: Int
+        /// Sequence ids (1-based, in arrival order) each step computes prompt tokens of.
+        var steps: [[Int]]
+        var testDescription: String { "prompts \(prompts), pack limit \(packLimit)" }
+    }
+
+    @Test("long prompts are computed one after another, short ones packed into one step", arguments: [
+        PackingCase(prompts: [100, 100, 100], packLimit: 64, steps: [[1], [2], [3]]),
+        PackingCase(prompts: [10, 20, 30], packLimit: 64, steps: [[1, 2, 3]]),
+        PackingCase(prompts: [40, 30, 20], packLimit: 64, steps: [[1], [2, 3]]),
+        // The first prompt of a step always goes, however long: packing limits only the others.
+        PackingCase(prompts: [200, 10], packLimit: 64, steps: [[1], [2]]),
+        PackingCase(prompts: [100, 100, 100], packLimit: 512, steps: [[1, 2, 3]]),
+    ])
+    func prefillPacking(_ item: PackingCase) {
+        var scheduler = Self.scheduler(maxBatchTokens: 512, prefillPackTokens: item.packLimit)
+        let budget = FakeBudget(blocks: 256)
+        for (offset, tokens) in item.prompts.enumerated() {
+            _ = scheduler.admit(id: offset + 1, priority: .standard, promptTokens: tokens, maxTokens: 4, now: Double(offset))
+        }
+        var prefillSteps: [[Int]] = []
+        for now in 10..<20 where !scheduler.waiting.isEmpty || prefillSteps.isEmpty {
+            let step = scheduler.plan(now: Double(now), cache: budget)
+            // Prompt work is every item but the one-token decodes of sequences already past their prompt.
+            let prompts = step.work.filter { work in work.start < item.prompts[work.id - 1] }
+            prefillSteps.append(prompts.map(\.id))
+            for work in step.work {
+                scheduler.computed(work.id, count: work.count)
+                scheduler.appended(work.id)
+            }
+            // Every running sequence decodes in every step: none waits for the prompts.
+            let decoding = step.work.filter { $0.start >= item.prompts[$0.id - 1] }
+            #expect(decoding.allSatisfy { $0.count == 1 })
+            #expect(Set(step.work.map(\.id)) == Set(scheduler.running.map(\.id)))
+        }
+        #expect(prefillSteps == item.steps)
     }
 
     @Test("decodes go first, then prefill chunks fill the token budget")

@@ -31,7 +31,8 @@ public final class ServingEngine: Service, Sendable {
         context = InferenceContext(model: model, cache: cache, threads: configuration.threads,
                                    pinned: configuration.pinThreads)
         let limits = BatchScheduler.Limits(
-            maxBatchTokens: max(1, configuration.maxBatchTokens), maxRunning: max(1, configuration.maxRunningRequests),
+            maxBatchTokens: max(1, configuration.maxBatchTokens), prefillPackTokens: max(1, configuration.prefillPackTokens),
+            maxRunning: max(1, configuration.maxRunningRequests),
             queueLimits: configuration.queueLimits, agingSeconds: configuration.agingSeconds,
             contextLength: model.config.contextLength, cacheTokens: cache.blockCount * cache.blockSize)
         state = Mutex(EngineState(scheduler: BatchScheduler(limits: limits)))

@@ -166,6 +166,9 @@ public struct ServingConfiguration: Sendable {
     public var kvCacheStorage: KVCacheStorage
     /// Token budget of one forward step: all running decodes plus prefill chunks.
     public var maxBatchTokens: Int
+    /// A step packs several requests' prompts only while they fit in this many tokens together;
+    /// longer prompts are computed one after another, so the first gets its first token first.
+    public var prefillPackTokens: Int
     /// Sequences running at once.
     public var maxRunningRequests: Int
     /// Waiting requests allowed per class before new ones of that class are shed with 429.
@@ -177,7 +180,7 @@ public struct ServingConfiguration: Sendable {
 
     public init(threads: Int = WorkerPool.availableCPUs, pinThreads: Bool = true, kvCacheTokens: Int = 16_384,
                 blockSize: Int = 16, kvCacheStorage: KVCacheStorage = .f16, maxBatchTokens: Int = 512,
-                maxRunningRequests: Int = 64,
+                prefillPackTokens: Int = 64, maxRunningRequests: Int = 64,
                 queueLimits: [RequestPriority: Int] = [.critical: 256, .standard: 128, .batch: 64],
                 agingSeconds: Double = 10, prefixCaching: Bool = true) {
         self.threads = threads
@@ -186,6 +189,7 @@ public struct ServingConfiguration: Sendable {
         self.blockSize = blockSize
         self.kvCacheStorage = kvCacheStorage
         self.maxBatchTokens = maxBatchTokens
+        self.prefillPackTokens = prefillPackTokens
         self.maxRunningRequests = maxRunningRequests
         self.queueLimits = queueLimits
         self.agingSeconds = agingSeconds
