@@ -6,9 +6,9 @@
 #     engine answers at once (a 400 for max_tokens 0), which leaves only the proxying to measure.
 #  2. Policies: the shared-system-prompt chat workload of the serving benchmark (8 clients,
 #     ~400-token system prompt, ~50-token questions, 64 tokens out) through the router onto 2
-#     replicas, once with round-robin and once with prefix-affinity, each client's chats as one
-#     conversation (every request carries the earlier turns); prefix hit rate and TTFT p50 of
-#     each.
+#     replicas, once with round-robin and once with prefix-affinity, each client's 8 chats as one
+#     conversation (every request carries the earlier turns); prefix hit rate, TTFT p50 and mean,
+#     and throughput of each, medians of 3 alternating rounds (ROUNDS=n for more).
 #
 #   hack/bench-router.sh
 #   SAMPLES=500 hack/bench-router.sh
@@ -100,14 +100,14 @@ PY
 
 # 2. Round-robin vs prefix-affinity, two replicas each (one service at a time: 2 CPUs), in
 #    alternating rounds so a busy spell of the machine does not land on one policy only.
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 for round in $(seq 1 "$rounds"); do
     for policy in round-robin prefix-affinity; do
         name="chat-${policy%%-*}-$round"
         service "$name" 2 "$policy"
         ready "$name" 2
         "$bin/swell" engine bench-serve --name "$policy (round $round)" --url "$router" --model "$name" --clients 8 \
-            --requests 4 --system-tokens 400 --question-tokens 50 --max-tokens 64 --conversation \
+            --requests 8 --system-tokens 400 --question-tokens 50 --max-tokens 64 --conversation \
             --json-out "$work/$policy-$round.json"
         "$bin/swellctl" delete isvc "$name" --server "$url" >/dev/null
         for _ in $(seq 1 300); do
@@ -129,6 +129,8 @@ print(f"medians of {rounds} alternating rounds, 2 replicas, 8 clients in convers
 print(f"prefix hit rate: round-robin {rr_hit*100:.0f}%, prefix-affinity {pa_hit*100:.0f}% ({'better' if pa_hit > rr_hit else 'NOT better'})")
 print(f"TTFT p50: round-robin {rr_ttft*1000:.0f} ms, prefix-affinity {pa_ttft*1000:.0f} ms "
       f"({pa_ttft/rr_ttft:.2f}x; {'better' if pa_ttft < rr_ttft else 'NOT better'})")
+print(f"TTFT mean: round-robin {median('round-robin', 'ttft_mean_seconds')*1000:.0f} ms, "
+      f"prefix-affinity {median('prefix-affinity', 'ttft_mean_seconds')*1000:.0f} ms")
 print(f"throughput: round-robin {median('round-robin', 'throughput_tokens_per_second'):.0f} tok/s, "
       f"prefix-affinity {median('prefix-affinity', 'throughput_tokens_per_second'):.0f} tok/s")
 PY

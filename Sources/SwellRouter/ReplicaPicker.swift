@@ -9,6 +9,9 @@ enum ReplicaPicker {
         var inFlight: Int
         /// Its concurrency limit: it takes no new request at `inFlight == limit`.
         var limit: Int
+        /// Of `inFlight`, those whose answer has not started: the replica is still computing
+        /// (or queueing) their prompts.
+        var starting = 0
 
         var hasRoom: Bool { inFlight < limit }
     }
@@ -49,7 +52,12 @@ enum ReplicaPicker {
             guard let key else { return Choice(name: leastOutstanding(open, turn: turn).name, reason: .noKey) }
             let ranking = candidates.sorted { score(key, $0.name) > score(key, $1.name) }
             let bound = loadBound(candidates: candidates, loadFactor: loadFactor)
-            for (rank, candidate) in ranking.enumerated() where candidate.hasRoom && candidate.inFlight < bound {
+            let eligible = ranking.enumerated().filter { $0.element.hasRoom && $0.element.inFlight < bound }
+            // A replica computes one long prompt at a time: one still busy starting an answer
+            // makes a new prompt wait for it, so among the replicas under the bound the key's
+            // ranking decides only between those starting the fewest.
+            if let fewest = eligible.map(\.element.starting).min(),
+               let (rank, candidate) = eligible.first(where: { $0.element.starting == fewest }) {
                 return Choice(name: candidate.name, reason: rank == 0 ? .affinityHit : .fallback)
             }
             // Everyone with room is at the bound (only possible with a tiny factor): least loaded.

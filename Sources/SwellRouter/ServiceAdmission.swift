@@ -65,6 +65,8 @@ struct ServiceAdmission: Sendable {
     /// Replicas that may take requests (Ready, not draining), by name.
     private(set) var routable: Set<String> = []
     private(set) var inFlight: [String: Int] = [:]
+    /// Of those, the requests whose answer has not started yet.
+    private(set) var starting: [String: Int] = [:]
     private var ejectedUntil: [String: Instant] = [:]
     private var queues: [RequestPriority: [Ticket]] = [:]
     private var turn = 0
@@ -100,11 +102,16 @@ struct ServiceAdmission: Sendable {
         return (.queued, displaced)
     }
 
-    /// A dispatched request ended (its response finished, failed, or the client left).
-    mutating func finished(replica: String, now: Instant) -> [Dispatch] {
-        if let count = inFlight[replica] {
-            inFlight[replica] = count > 1 ? count - 1 : nil
-        }
+    /// The answer of a request dispatched to `replica` started (its response head arrived).
+    mutating func started(replica: String) {
+        Self.decrement(&starting, replica)
+    }
+
+    /// A dispatched request ended (its response finished, failed, or the client left);
+    /// `started` tells whether `started(replica:)` was called for it.
+    mutating func finished(replica: String, started: Bool, now: Instant) -> [Dispatch] {
+        Self.decrement(&inFlight, replica)
+        if !started { Self.decrement(&starting, replica) }
         drain.record(now)
         return dispatchWaiting(now: now)
     }
@@ -112,10 +119,15 @@ struct ServiceAdmission: Sendable {
     /// The request could not reach `replica` (refused, reset before any response): take the slot
     /// back and keep new requests away from it for a moment.
     mutating func failed(replica: String, now: Instant) {
-        if let count = inFlight[replica] {
-            inFlight[replica] = count > 1 ? count - 1 : nil
-        }
+        Self.decrement(&inFlight, replica)
+        Self.decrement(&starting, replica)
         ejectedUntil[replica] = now + settings.ejection
+    }
+
+    private static func decrement(_ counts: inout [String: Int], _ replica: String) {
+        if let count = counts[replica] {
+            counts[replica] = count > 1 ? count - 1 : nil
+        }
     }
 
     /// The service's routable replicas or its routing spec changed.
@@ -162,11 +174,13 @@ struct ServiceAdmission: Sendable {
     private mutating func pick(for ticket: Ticket, now: Instant) -> Dispatch? {
         let candidates = routable.subtracting(ticket.excluded)
             .filter { (ejectedUntil[$0] ?? now) <= now }
-            .map { ReplicaPicker.Candidate(name: $0, inFlight: inFlight[$0] ?? 0, limit: settings.maxConcurrencyPerReplica) }
+            .map { ReplicaPicker.Candidate(name: $0, inFlight: inFlight[$0] ?? 0, limit: settings.maxConcurrencyPerReplica,
+                                           starting: starting[$0] ?? 0) }
         guard let choice = ReplicaPicker.choose(policy: settings.policy, candidates: candidates, key: ticket.key,
                                                 loadFactor: settings.loadFactor, turn: turn) else { return nil }
         turn &+= 1
         inFlight[choice.name, default: 0] += 1
+        starting[choice.name, default: 0] += 1
         return Dispatch(ticket: ticket.id, replica: choice.name, reason: choice.reason)
     }
 

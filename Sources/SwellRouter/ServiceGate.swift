@@ -144,14 +144,18 @@ final class ServiceGate: Sendable {
         })
     }
 
-    fileprivate func release(replica: String, failed: Bool) {
+    fileprivate func started(replica: String) {
+        state.withLock { $0.admission.started(replica: replica) }
+    }
+
+    fileprivate func release(replica: String, started: Bool, failed: Bool) {
         let now = ContinuousClock.now
         resume(state.withLock { state in
             if failed {
                 state.admission.failed(replica: replica, now: now)
                 return Self.wakes(for: state.admission.poll(now: now), in: &state)
             }
-            return Self.wakes(for: state.admission.finished(replica: replica, now: now), in: &state)
+            return Self.wakes(for: state.admission.finished(replica: replica, started: started, now: now), in: &state)
         })
     }
 
@@ -163,7 +167,7 @@ final class ServiceGate: Sendable {
                 resumes.append((waiter, wake(dispatch, in: state)))
             } else {
                 // Its client left in the meantime: the slot is free again.
-                resumes += wakes(for: state.admission.finished(replica: dispatch.replica, now: .now), in: &state)
+                resumes += wakes(for: state.admission.finished(replica: dispatch.replica, started: false, now: .now), in: &state)
             }
         }
         return resumes
@@ -211,6 +215,7 @@ final class Lease: Sendable {
     let reason: ReplicaPicker.Reason
     private let gate: ServiceGate
     private let released = Atomic<Bool>(false)
+    private let hasStarted = Atomic<Bool>(false)
 
     fileprivate init(gate: ServiceGate, replica: String, endpoint: String, reason: ReplicaPicker.Reason) {
         self.gate = gate
@@ -219,10 +224,17 @@ final class Lease: Sendable {
         self.reason = reason
     }
 
+    /// The replica's answer started: it is past the request's prompt (for a stream; a whole
+    /// answer starts at its end).
+    func started() {
+        guard !released.load(ordering: .acquiring), !hasStarted.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        gate.started(replica: replica)
+    }
+
     /// The request is done with the replica; `failed` when it never reached it.
     func release(failed: Bool = false) {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        gate.release(replica: replica, failed: failed)
+        gate.release(replica: replica, started: hasStarted.load(ordering: .acquiring), failed: failed)
     }
 
     deinit {

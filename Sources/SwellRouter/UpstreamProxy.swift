@@ -63,6 +63,7 @@ struct UpstreamProxy: Sendable {
                 lastError = "\(lease.replica): \(error)"
                 continue
             }
+            lease.started()
             if upstream.status == .serviceUnavailable, attempt < maxAttempts {
                 // Draining (or not ready): no harm done, another replica can take it.
                 lease.release()

@@ -127,6 +127,7 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             "throughput_tokens_per_second": Double(tokens) / wall,
             "ttft_p50_seconds": Self.percentile(ttfts, 0.5),
             "ttft_p99_seconds": Self.percentile(ttfts, 0.99),
+            "ttft_mean_seconds": ttfts.reduce(0, +) / Double(max(1, ttfts.count)),
             "prefix_hit_rate": hitRate,
             "cold_ttft_seconds": Self.percentile(cold.sorted(), 0.5),
             "cached_ttft_seconds": Self.percentile(warm.sorted(), 0.5),

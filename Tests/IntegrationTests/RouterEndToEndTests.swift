@@ -123,7 +123,7 @@ struct RouterEndToEndTests {
             #expect(served.count == 2, "six different openings use both replicas")
             #expect(try await Self.routerMetric(server, "swell_router_routed_total", ["service": "chat", "reason": "affinity_hit"]) == 12)
 
-            // Six at once with one opening: over the bound ceil((n + 1) / 2) the preferred replica spills.
+            // Six at once with one opening: busy starting answers (and soon over the bound), the preferred replica spills.
             let hot = OpenAICalls.chatBody(model: "chat", system: system, turns: ["What is a hammer?"], maxTokens: 32, ignoreEOS: true)
             let answers = try await withThrowingTaskGroup(of: HTTPAnswer.self) { group in
                 for _ in 0..<6 { group.addTask { try await Self.chat(server, hot) } }

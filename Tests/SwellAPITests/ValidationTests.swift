@@ -177,7 +177,7 @@ struct DefaultingTests {
         #expect(service.spec.engine == EngineSpec(threads: 1, kvCacheTokens: 16384, blockSize: 16, maxBatchTokens: 512))
         #expect(service.spec.rollout == RolloutSpec(maxSurge: .count(1), maxUnavailable: .count(0)))
         #expect(service.spec.routing == RoutingSpec(
-            policy: .prefixAffinity, maxConcurrencyPerReplica: 8, loadFactor: 1, affinityPrefixBytes: 4096,
+            policy: .prefixAffinity, maxConcurrencyPerReplica: 8, loadFactor: 1.25, affinityPrefixBytes: 4096,
             queue: RouterQueueSpec(timeoutSeconds: 60, limits: [.critical: 256, .standard: 128, .batch: 64])))
         #expect(service.spec.autoscaling == nil)
     }

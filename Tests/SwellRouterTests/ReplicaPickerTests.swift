@@ -96,6 +96,25 @@ struct ReplicaPickerTests {
                 == preferred)
     }
 
+    @Test("prefix-affinity: a replica still starting answers gives way to one under the bound that starts fewer")
+    func fewestStartingFirst() throws {
+        let key = try #require(AffinityKey.hash("conversation opening", prefixBytes: 4096))
+        let idle = Self.candidates(["r1": 0, "r2": 0])
+        let preferred = try #require(ReplicaPicker.choose(policy: .prefixAffinity, candidates: idle, key: key, loadFactor: 1.25, turn: 0))
+        let other = preferred.name == "r1" ? "r2" : "r1"
+        func choice(_ loads: [String: (inFlight: Int, starting: Int)]) -> ReplicaPicker.Choice? {
+            let candidates = loads.map { Candidate(name: $0.key, inFlight: $0.value.inFlight, limit: 8, starting: $0.value.starting) }
+            return ReplicaPicker.choose(policy: .prefixAffinity, candidates: candidates, key: key, loadFactor: 1.25, turn: 0)
+        }
+        // The preferred replica computes a prompt, the other only decodes: the other starts it sooner.
+        #expect(choice([preferred.name: (3, 1), other: (4, 0)]) == .init(name: other, reason: .fallback))
+        // Both busy starting, or neither: the key decides.
+        #expect(choice([preferred.name: (3, 1), other: (4, 1)]) == preferred)
+        #expect(choice([preferred.name: (3, 0), other: (3, 0)]) == preferred)
+        // The other starts fewer but is over the bound (ceil(1.25 × 8 / 2) = 5): affinity stays.
+        #expect(choice([preferred.name: (2, 2), other: (5, 0)]) == preferred)
+    }
+
     @Test("a request without an affinity key goes to the least loaded replica")
     func noKey() {
         let choice = ReplicaPicker.choose(policy: .prefixAffinity, candidates: Self.candidates(["a": 2, "b": 0]), key: nil,

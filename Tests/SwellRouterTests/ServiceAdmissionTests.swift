@@ -33,7 +33,7 @@ struct ServiceAdmissionTests {
                 == .dispatched(.init(ticket: 1, replica: "r1", reason: .leastOutstanding)))
         #expect(admission.arrive(ticket(2, .standard), now: at(0)).arrival == .queued)
         #expect(admission.queued[.standard] == 1)
-        #expect(admission.finished(replica: "r1", now: at(1)) == [.init(ticket: 2, replica: "r1", reason: .leastOutstanding)])
+        #expect(admission.finished(replica: "r1", started: false, now: at(1)) == [.init(ticket: 2, replica: "r1", reason: .leastOutstanding)])
         #expect(admission.queued[.standard] == 0)
         #expect(admission.inFlight["r1"] == 1)
     }
@@ -48,7 +48,7 @@ struct ServiceAdmissionTests {
         _ = admission.arrive(ticket(5, .standard, at: 4), now: at(4))
         var order: [Int] = []
         for step in 0..<4 {
-            order += admission.finished(replica: "r1", now: at(5 + Double(step))).map(\.ticket)
+            order += admission.finished(replica: "r1", started: false, now: at(5 + Double(step))).map(\.ticket)
         }
         #expect(order == [4, 3, 5, 2])
     }
@@ -60,7 +60,7 @@ struct ServiceAdmissionTests {
         _ = admission.arrive(ticket(2, .standard), now: at(0))
         _ = admission.arrive(ticket(3, .critical), now: at(0)) // waits: r1 is full
         // A slot frees and is taken by the critical waiter, not by a standard arriving at the same moment.
-        #expect(admission.finished(replica: "r1", now: at(1)).map(\.ticket) == [3])
+        #expect(admission.finished(replica: "r1", started: false, now: at(1)).map(\.ticket) == [3])
         #expect(admission.arrive(ticket(4, .standard), now: at(1)).arrival == .queued)
     }
 
@@ -76,7 +76,7 @@ struct ServiceAdmissionTests {
         var now = 0.0
         for _ in 0..<8 {
             now += 0.5
-            for dispatch in admission.finished(replica: "r1", now: at(now)) { _ = dispatch }
+            for dispatch in admission.finished(replica: "r1", started: false, now: at(now)) { _ = dispatch }
             _ = admission.arrive(ticket(100 + Int(now * 10), .batch), now: at(now))
         }
         // Two batch waiting ahead + this one, at about 2 per second (8 finished in 4 s) → 2 s.
@@ -124,7 +124,7 @@ struct ServiceAdmissionTests {
         #expect(admission.queued[.standard] == 3)
         let dispatched = admission.update(routable: ["r1"], settings: admission.settings, now: at(5))
         #expect(dispatched.map(\.ticket) == [1, 2])
-        #expect(admission.finished(replica: "r1", now: at(6)).map(\.ticket) == [3])
+        #expect(admission.finished(replica: "r1", started: false, now: at(6)).map(\.ticket) == [3])
     }
 
     @Test("requests waiting past the timeout expire; fresher ones stay")
@@ -180,6 +180,6 @@ struct ServiceAdmissionTests {
         _ = admission.arrive(ticket(2, .standard), now: at(1))
         // r1 comes back while request 1 still runs on it: no room until it finishes.
         #expect(admission.update(routable: ["r1"], settings: admission.settings, now: at(2)) == [])
-        #expect(admission.finished(replica: "r1", now: at(3)).map(\.ticket) == [2])
+        #expect(admission.finished(replica: "r1", started: false, now: at(3)).map(\.ticket) == [2])
     }
 }

@@ -10,11 +10,10 @@ public struct RoutingSpec: Sendable, Hashable, Codable {
     public var policy: Policy?
     /// Requests the router has in flight on one replica before it queues the next ones.
     public var maxConcurrencyPerReplica: Int?
-    /// prefix-affinity: a replica takes at most `ceil(loadFactor × average in-flight)` requests
-    /// before its affinity traffic spills to the next replica in its ranking. The default, 1,
-    /// keeps replicas within about one request of each other: a CPU replica slows down with
-    /// every sequence it adds, so balance comes first and affinity decides among equals; raise
-    /// it to trade balance for more cache hits.
+    /// prefix-affinity: a replica takes at most `ceil(loadFactor × (in flight + 1) / replicas)`
+    /// requests before its affinity traffic spills to the next replica in its ranking (which
+    /// also gives way to a replica starting fewer answers). Raise it to trade balance for more
+    /// cache hits; 1 keeps replicas within about one request of each other.
     public var loadFactor: Double?
     /// prefix-affinity: how many bytes of a completion prompt form its affinity key (chat
     /// requests are keyed by their system prompt and first user message, cut to this length).
@@ -22,7 +21,7 @@ public struct RoutingSpec: Sendable, Hashable, Codable {
     public var queue: RouterQueueSpec?
 
     public static let defaultMaxConcurrencyPerReplica = 8
-    public static let defaultLoadFactor = 1.0
+    public static let defaultLoadFactor = 1.25
     public static let defaultAffinityPrefixBytes = 4096
 
     public init(policy: Policy? = nil, maxConcurrencyPerReplica: Int? = nil, loadFactor: Double? = nil,
