@@ -26,6 +26,32 @@ struct ServiceAdmissionTests {
         Ticket(id: id, priority: priority, key: nil, arrival: at(seconds), excluded: excluded)
     }
 
+    @Test("requests count as starting from dispatch until their answer starts, ends or fails")
+    func startingCounts() {
+        var admission = admission(concurrency: 4, replicas: ["r1", "r2"], policy: .prefixAffinity)
+        let key: UInt64 = 42
+        func arrive(_ id: Int) -> String? {
+            guard case .dispatched(let dispatch) = admission.arrive(Ticket(id: id, priority: .standard, key: key, arrival: at(0)),
+                                                                   now: at(0)).arrival else { return nil }
+            return dispatch.replica
+        }
+        let home = arrive(1)
+        #expect(admission.starting[home ?? ""] == 1)
+        // Same key while home is still computing the first prompt: the idle replica takes it.
+        let second = arrive(2)
+        #expect(second != nil && second != home)
+        admission.started(replica: home!)
+        #expect(admission.starting[home!] == nil)
+        #expect(admission.inFlight[home!] == 1)
+        // Home only decodes now, the other still starts: the key goes home again.
+        #expect(arrive(3) == home)
+        _ = admission.finished(replica: home!, started: true, now: at(1))
+        _ = admission.finished(replica: home!, started: false, now: at(1))
+        admission.failed(replica: second!, now: at(1))
+        #expect(admission.starting.isEmpty)
+        #expect(admission.inFlight.isEmpty)
+    }
+
     @Test("a replica with room takes the request at once; a full one makes it wait")
     func dispatchThenQueue() {
         var admission = admission()
