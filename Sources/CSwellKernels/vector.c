@@ -201,8 +201,15 @@ typedef struct {
     float scale;
 } attention_job;
 
-static inline int64_t cache_row(const int32_t *table, int block_size, int32_t position) {
-    return (int64_t)table[position / block_size] * block_size + position % block_size;
+/// Element offsets of rows 0..<count of a sequence in a K/V pool (row p at
+/// table[p / block_size] * block_size + p % block_size), walked block by block: a division per
+/// position, twice per position for every (token, head), was most of the attention's time.
+static void cache_row_offsets(const int32_t *table, int block_size, int64_t count, int64_t kv_width, int64_t *offsets) {
+    int64_t p = 0;
+    for (int64_t block = 0; p < count; block++) {
+        int64_t base = (int64_t)table[block] * block_size * kv_width;
+        for (int i = 0; i < block_size && p < count; i++, p++) offsets[p] = base + i * kv_width;
+    }
 }
 
 /// Element `index` of a K/V pool stored as F32 or F16.
@@ -211,12 +218,31 @@ static inline float kv_element(const void *pool, int f16, int64_t index) {
 }
 
 static _Thread_local float *score_buffer = NULL;
+static _Thread_local int64_t *offset_buffer = NULL;
 static _Thread_local int64_t score_capacity = 0;
+static _Thread_local int64_t offset_capacity = 0;
 
 void swell_release_thread_scratch(void) {
     free(score_buffer);
+    free(offset_buffer);
     score_buffer = NULL;
+    offset_buffer = NULL;
     score_capacity = 0;
+    offset_capacity = 0;
+}
+
+/// This thread's scratch for `scores` scores and `offsets` row offsets, grown as needed.
+static void reserve_attention_scratch(int64_t scores, int64_t offsets) {
+    if (score_capacity < scores) {
+        free(score_buffer);
+        score_capacity = scores < 1024 ? 1024 : scores * 2;
+        score_buffer = malloc((size_t)score_capacity * sizeof(float));
+    }
+    if (offset_capacity < offsets) {
+        free(offset_buffer);
+        offset_capacity = offsets < 1024 ? 1024 : offsets * 2;
+        offset_buffer = malloc((size_t)offset_capacity * sizeof(int64_t));
+    }
 }
 
 #ifdef SWELL_HAVE_X86
@@ -230,12 +256,12 @@ SWELL_SIMD static __attribute__((always_inline)) inline __m256 load_kv8(const vo
 /// out = Σ_p w[p] · V[p] for LANES × 8 floats per row; with LANES a constant the sums stay in
 /// registers instead of going through memory on every position.
 SWELL_SIMD static __attribute__((always_inline)) inline void weighted_sum_simd(
-    const void *values, int64_t offset, int64_t kv_width, const int32_t *table, int block_size, const float *weights,
+    const void *values, int64_t offset, const int64_t *rows, const float *weights,
     int64_t count, float *out, const int LANES, const int f16) {
     __m256 sum[8];
     for (int j = 0; j < LANES; j++) sum[j] = _mm256_setzero_ps();
     for (int64_t p = 0; p < count; p++) {
-        int64_t row = cache_row(table, block_size, (int32_t)p) * kv_width + offset;
+        int64_t row = rows[p] + offset;
         __m256 w = _mm256_set1_ps(weights[p]);
         for (int j = 0; j < LANES; j++) sum[j] = _mm256_fmadd_ps(w, load_kv8(values, row + 8 * j, f16), sum[j]);
     }
@@ -244,10 +270,9 @@ SWELL_SIMD static __attribute__((always_inline)) inline void weighted_sum_simd(
 
 /// out = Σ_p w[p] · V[p] and scores = q·K[p], with the head vector in registers (head_dim ≤ 128).
 SWELL_SIMD static __attribute__((always_inline)) inline void attend_simd(
-    const attention_job *job, const float *q, float *out, const int32_t *table, int64_t count, int kv_head,
+    const attention_job *job, const float *q, float *out, const int64_t *rows, int64_t count, int kv_head,
     float *scores, const int f16) {
     int head_dim = job->head_dim;
-    int64_t kv_width = (int64_t)job->kv_heads * head_dim;
     int64_t head_offset = (int64_t)kv_head * head_dim;
     int lanes = head_dim / 8;
     __m256 qv[16];
@@ -259,7 +284,7 @@ SWELL_SIMD static __attribute__((always_inline)) inline void attend_simd(
     for (; p + 8 <= count; p += 8) {
         __m256 partial[8];
         for (int i = 0; i < 8; i++) {
-            int64_t k = cache_row(table, job->block_size, (int32_t)(p + i)) * kv_width + head_offset;
+            int64_t k = rows[p + i] + head_offset;
             __m256 acc = _mm256_setzero_ps();
             for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
             partial[i] = acc;
@@ -274,32 +299,156 @@ SWELL_SIMD static __attribute__((always_inline)) inline void attend_simd(
         _mm256_storeu_ps(scores + p, _mm256_mul_ps(sums, scale));
     }
     for (; p < count; p++) {
-        int64_t k = cache_row(table, job->block_size, (int32_t)p) * kv_width + head_offset;
+        int64_t k = rows[p] + head_offset;
         __m256 acc = _mm256_setzero_ps();
         for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
         scores[p] = hsum(acc) * job->scale;
     }
     softmax_simd(scores, count);
     switch (lanes) {
-    case 2: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 2, f16); break;
-    case 4: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 4, f16); break;
-    case 8: weighted_sum_simd(job->v_cache, head_offset, kv_width, table, job->block_size, scores, count, out, 8, f16); break;
+    case 2: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 2, f16); break;
+    case 4: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 4, f16); break;
+    case 8: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 8, f16); break;
     default:
         for (int j = 0; j < lanes; j += 4) {
-            weighted_sum_simd(job->v_cache, head_offset + 8 * j, kv_width, table, job->block_size, scores, count,
+            weighted_sum_simd(job->v_cache, head_offset + 8 * j, rows, scores, count,
                               out + 8 * j, lanes - j >= 4 ? 4 : lanes - j, f16);
         }
     }
 }
 
-SWELL_SIMD static void attend_simd_f32(const attention_job *job, const float *q, float *out, const int32_t *table,
+SWELL_SIMD static void attend_simd_f32(const attention_job *job, const float *q, float *out, const int64_t *rows,
                                        int64_t count, int kv_head, float *scores) {
-    attend_simd(job, q, out, table, count, kv_head, scores, 0);
+    attend_simd(job, q, out, rows, count, kv_head, scores, 0);
 }
 
-SWELL_SIMD static void attend_simd_f16(const attention_job *job, const float *q, float *out, const int32_t *table,
+SWELL_SIMD static void attend_simd_f16(const attention_job *job, const float *q, float *out, const int64_t *rows,
                                        int64_t count, int kv_head, float *scores) {
-    attend_simd(job, q, out, table, count, kv_head, scores, 1);
+    attend_simd(job, q, out, rows, count, kv_head, scores, 1);
+}
+
+// Grouped-query attention: the GROUP (2 to 4) query heads that share a KV head go through its
+// cached rows together, so every K and V element is loaded and widened once per group instead
+// of once per query head. Per position that is one load for GROUP multiply-adds.
+
+/// scores[g * count + p] = scale · q_g · K[p] for the group's heads g (q_g at q + g * head_dim),
+/// four positions at a time with their partial sums reduced together.
+SWELL_SIMD static __attribute__((always_inline)) inline void group_scores_simd(
+    const attention_job *job, const float *q, const int64_t *rows, int64_t count, int64_t head_offset, float *scores,
+    const int GROUP, const int f16) {
+    int head_dim = job->head_dim;
+    int lanes = head_dim / 8;
+    int64_t p = 0;
+    for (; p + 4 <= count; p += 4) {
+        __m256 acc[4][4];
+        for (int g = 0; g < GROUP; g++)
+            for (int i = 0; i < 4; i++) acc[g][i] = _mm256_setzero_ps();
+        for (int j = 0; j < lanes; j++) {
+            __m256 qj[4];
+            for (int g = 0; g < GROUP; g++) qj[g] = _mm256_loadu_ps(q + g * head_dim + 8 * j);
+            for (int i = 0; i < 4; i++) {
+                __m256 k = load_kv8(job->k_cache, rows[p + i] + head_offset + 8 * j, f16);
+                for (int g = 0; g < GROUP; g++) acc[g][i] = _mm256_fmadd_ps(qj[g], k, acc[g][i]);
+            }
+        }
+        for (int g = 0; g < GROUP; g++) {
+            // [a0 a1 a2 a3 | a0' a1' a2' a3']: the low and high halves of the four positions' sums.
+            __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[g][0], acc[g][1]), _mm256_hadd_ps(acc[g][2], acc[g][3]));
+            __m128 sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            _mm_storeu_ps(scores + g * count + p, _mm_mul_ps(sums, _mm_set1_ps(job->scale)));
+        }
+    }
+    for (; p < count; p++) {
+        for (int g = 0; g < GROUP; g++) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int j = 0; j < lanes; j++) {
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * head_dim + 8 * j),
+                                      load_kv8(job->k_cache, rows[p] + head_offset + 8 * j, f16), acc);
+            }
+            scores[g * count + p] = hsum(acc) * job->scale;
+        }
+    }
+}
+
+/// out_g[columns] = Σ_p w_g[p] · V[p][columns] for SLAB × 8 columns from `offset`, all heads of
+/// the group at once (out_g at out + g * head_dim, w_g at weights + g * count).
+SWELL_SIMD static __attribute__((always_inline)) inline void group_weighted_sum_simd(
+    const attention_job *job, int64_t offset, const int64_t *rows, const float *weights, int64_t count, float *out,
+    const int GROUP, const int SLAB, const int f16) {
+    __m256 sum[4][4];
+    for (int g = 0; g < GROUP; g++)
+        for (int s = 0; s < SLAB; s++) sum[g][s] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < count; p++) {
+        __m256 w[4];
+        for (int g = 0; g < GROUP; g++) w[g] = _mm256_set1_ps(weights[g * count + p]);
+        for (int s = 0; s < SLAB; s++) {
+            __m256 v = load_kv8(job->v_cache, rows[p] + offset + 8 * s, f16);
+            for (int g = 0; g < GROUP; g++) sum[g][s] = _mm256_fmadd_ps(w[g], v, sum[g][s]);
+        }
+    }
+    for (int g = 0; g < GROUP; g++)
+        for (int s = 0; s < SLAB; s++) _mm256_storeu_ps(out + g * job->head_dim + 8 * s, sum[g][s]);
+}
+
+/// Attention of GROUP consecutive query heads (q and out at the first) sharing `kv_head`;
+/// `scores` holds GROUP × count floats.
+SWELL_SIMD static __attribute__((always_inline)) inline void attend_group_simd(
+    const attention_job *job, const float *q, float *out, const int64_t *rows, int64_t count, int kv_head,
+    float *scores, const int GROUP, const int f16) {
+    int lanes = job->head_dim / 8;
+    int64_t head_offset = (int64_t)kv_head * job->head_dim;
+    group_scores_simd(job, q, rows, count, head_offset, scores, GROUP, f16);
+    for (int g = 0; g < GROUP; g++) softmax_simd(scores + g * count, count);
+    // GROUP × SLAB sums, GROUP weights and one V vector fit the 16 registers.
+    const int SLAB = GROUP <= 3 ? 4 : 2;
+    int column = 0;
+    for (; column + SLAB <= lanes; column += SLAB) {
+        group_weighted_sum_simd(job, head_offset + 8 * column, rows, scores, count, out + 8 * column, GROUP, SLAB, f16);
+    }
+    for (; column < lanes; column++) {
+        group_weighted_sum_simd(job, head_offset + 8 * column, rows, scores, count, out + 8 * column, GROUP, 1, f16);
+    }
+}
+
+#define SWELL_ATTEND_GROUP(G)                                                                                     \
+    SWELL_SIMD static void attend_group##G##_f32(const attention_job *job, const float *q, float *out,          \
+                                                 const int64_t *rows, int64_t count, int kv_head, float *scores) { \
+        attend_group_simd(job, q, out, rows, count, kv_head, scores, G, 0);                                       \
+    }                                                                                                             \
+    SWELL_SIMD static void attend_group##G##_f16(const attention_job *job, const float *q, float *out,          \
+                                                 const int64_t *rows, int64_t count, int kv_head, float *scores) { \
+        attend_group_simd(job, q, out, rows, count, kv_head, scores, G, 1);                                       \
+    }
+SWELL_ATTEND_GROUP(2)
+SWELL_ATTEND_GROUP(3)
+SWELL_ATTEND_GROUP(4)
+#undef SWELL_ATTEND_GROUP
+
+typedef void (*attend_kernel)(const attention_job *, const float *, float *, const int64_t *, int64_t, int, float *);
+
+/// One (token, KV head): its query heads in groups of up to four.
+static void attention_group_task(void *context, int task, int thread) {
+    (void)thread;
+    const attention_job *job = context;
+    static const attend_kernel f32_kernels[5] = {NULL, attend_simd_f32, attend_group2_f32, attend_group3_f32,
+                                                 attend_group4_f32};
+    static const attend_kernel f16_kernels[5] = {NULL, attend_simd_f16, attend_group2_f16, attend_group3_f16,
+                                                 attend_group4_f16};
+    int token = task / job->kv_heads;
+    int kv_head = task % job->kv_heads;
+    int group = job->heads / job->kv_heads;
+    int head_dim = job->head_dim;
+    int64_t count = (int64_t)job->positions[token] + 1;
+    reserve_attention_scratch((group < 4 ? group : 4) * count, count);
+    int64_t *rows = offset_buffer;
+    cache_row_offsets(job->block_tables[token], job->block_size, count, (int64_t)job->kv_heads * head_dim, rows);
+    for (int first = 0; first < group; first += 4) {
+        int size = group - first < 4 ? group - first : 4;
+        int64_t head = (int64_t)kv_head * group + first;
+        const float *q = job->q + ((int64_t)token * job->heads + head) * head_dim;
+        float *out = job->out + ((int64_t)token * job->heads + head) * head_dim;
+        (job->kv_f16 ? f16_kernels : f32_kernels)[size](job, q, out, rows, count, kv_head, score_buffer);
+    }
 }
 #endif
 
@@ -316,25 +465,23 @@ static void attention_task(void *context, int task, int thread) {
     const float *q = job->q + ((int64_t)token * job->heads + head) * head_dim;
     float *out = job->out + ((int64_t)token * job->heads + head) * head_dim;
 
-    if (score_capacity < count) {
-        free(score_buffer);
-        score_capacity = count < 1024 ? 1024 : count * 2;
-        score_buffer = malloc((size_t)score_capacity * sizeof(float));
-    }
+    reserve_attention_scratch(count, count);
     float *scores = score_buffer;
+    int64_t *rows = offset_buffer;
+    cache_row_offsets(table, job->block_size, count, kv_width, rows);
 #ifdef SWELL_HAVE_X86
     if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128) {
         if (job->kv_f16) {
-            attend_simd_f16(job, q, out, table, count, kv_head, scores);
+            attend_simd_f16(job, q, out, rows, count, kv_head, scores);
         } else {
-            attend_simd_f32(job, q, out, table, count, kv_head, scores);
+            attend_simd_f32(job, q, out, rows, count, kv_head, scores);
         }
         return;
     }
 #endif
     int f16 = job->kv_f16;
     for (int64_t p = 0; p < count; p++) {
-        int64_t k = cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        int64_t k = rows[p] + (int64_t)kv_head * head_dim;
         float dot = 0;
         for (int i = 0; i < head_dim; i++) dot += q[i] * kv_element(job->k_cache, f16, k + i);
         scores[p] = dot * job->scale;
@@ -342,7 +489,7 @@ static void attention_task(void *context, int task, int thread) {
     swell_softmax(scores, count);
     for (int i = 0; i < head_dim; i++) out[i] = 0;
     for (int64_t p = 0; p < count; p++) {
-        int64_t v = cache_row(table, job->block_size, (int32_t)p) * kv_width + (int64_t)kv_head * head_dim;
+        int64_t v = rows[p] + (int64_t)kv_head * head_dim;
         float w = scores[p];
         for (int i = 0; i < head_dim; i++) out[i] += w * kv_element(job->v_cache, f16, v + i);
     }
@@ -354,11 +501,21 @@ void swell_attention_kv(swell_pool *pool, const float *q, float *out, int tokens
                         float scale) {
     attention_job job = {q, out, heads, kv_heads, head_dim, k_cache, v_cache, kv_f16, block_tables, block_size,
                          positions, scale};
+    void (*task)(void *, int, int) = attention_task;
     int tasks = tokens * heads;
+#ifdef SWELL_HAVE_X86
+    // Grouped when there are enough (token, KV head) pairs to keep every thread busy: a single
+    // decode token has only kv_heads of them.
+    if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128 && heads > kv_heads && heads % kv_heads == 0 &&
+        tokens >= 4) {
+        task = attention_group_task;
+        tasks = tokens * kv_heads;
+    }
+#endif
     if (pool) {
-        swell_pool_run(pool, attention_task, &job, tasks);
+        swell_pool_run(pool, task, &job, tasks);
     } else {
-        for (int i = 0; i < tasks; i++) attention_task(&job, i, 0);
+        for (int i = 0; i < tasks; i++) task(&job, i, 0);
     }
 }
 

@@ -98,25 +98,50 @@ struct KVCacheTests {
         #expect(difference > 0, "the F16 path should really round the cached rows")
     }
 
-    @Test("F16 attention: the SIMD and scalar kernels agree")
-    func f16AttentionKernelsAgree() {
-        let heads = 4, kvHeads = 2, headDim = 16, blockSize = 4, tokens = 3, length = 11
+    struct AttentionShape: Sendable, CustomTestStringConvertible {
+        var heads: Int
+        var kvHeads: Int
+        var headDim: Int
+        var tokens: Int
+        var length: Int
+        var f16: Bool
+        var testDescription: String {
+            "\(heads)/\(kvHeads) heads × \(headDim), \(tokens) tokens up to \(length), \(f16 ? "F16" : "F32")"
+        }
+    }
+
+    // One token per (token, head) pair, and from four tokens on the grouped path (query heads
+    // sharing a KV head in groups of up to four), with odd lengths for the position tails.
+    @Test("attention: the SIMD and scalar kernels agree", arguments: [
+        AttentionShape(heads: 4, kvHeads: 2, headDim: 16, tokens: 3, length: 11, f16: true),
+        AttentionShape(heads: 4, kvHeads: 4, headDim: 16, tokens: 6, length: 13, f16: true),
+        AttentionShape(heads: 4, kvHeads: 2, headDim: 16, tokens: 6, length: 13, f16: true),
+        AttentionShape(heads: 9, kvHeads: 3, headDim: 64, tokens: 5, length: 37, f16: true),
+        AttentionShape(heads: 9, kvHeads: 3, headDim: 64, tokens: 5, length: 37, f16: false),
+        AttentionShape(heads: 8, kvHeads: 2, headDim: 32, tokens: 4, length: 22, f16: true),
+        AttentionShape(heads: 10, kvHeads: 2, headDim: 24, tokens: 7, length: 19, f16: false),
+        AttentionShape(heads: 16, kvHeads: 2, headDim: 64, tokens: 4, length: 9, f16: true),
+    ])
+    func attentionKernelsAgree(_ shape: AttentionShape) {
+        let (heads, kvHeads, headDim, tokens, length) = (shape.heads, shape.kvHeads, shape.headDim, shape.tokens, shape.length)
+        let blockSize = 4
         let kvWidth = kvHeads * headDim
         var random = RandomSource(seed: 7)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.nextUnit() * 2 - 1 } }
         let q = values(tokens * heads * headDim)
         let blocks = (length + blockSize - 1) / blockSize
         let table: [Int32] = (0..<Int32(blocks)).reversed().map { $0 } // non-contiguous on purpose
-        var keys = [UInt16](repeating: 0, count: blocks * blockSize * kvWidth)
-        var cacheValues = [UInt16](repeating: 0, count: blocks * blockSize * kvWidth)
-        let k = values(keys.count), v = values(cacheValues.count)
-        keys.withUnsafeMutableBytes { out in
-            k.withUnsafeBufferPointer { swell_store_kv_row(out.baseAddress, $0.baseAddress, Int64(k.count), 1) }
+        let rows = blocks * blockSize * kvWidth
+        let k = values(rows), v = values(rows)
+        func pool(_ values: [Float]) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: rows * (shape.f16 ? 2 : 4))
+            bytes.withUnsafeMutableBytes { out in
+                values.withUnsafeBufferPointer { swell_store_kv_row(out.baseAddress, $0.baseAddress, Int64(rows), shape.f16 ? 1 : 0) }
+            }
+            return bytes
         }
-        cacheValues.withUnsafeMutableBytes { out in
-            v.withUnsafeBufferPointer { swell_store_kv_row(out.baseAddress, $0.baseAddress, Int64(v.count), 1) }
-        }
-        let positions: [Int32] = [Int32(length - 3), Int32(length - 2), Int32(length - 1)]
+        let keys = pool(k), cacheValues = pool(v)
+        let positions: [Int32] = (0..<tokens).map { Int32(length - tokens + $0) }
         func run(simd: Bool) -> [Float] {
             let previous = KernelSelection.simdEnabled
             KernelSelection.simdEnabled = simd
@@ -125,7 +150,7 @@ struct KVCacheTests {
             table.withUnsafeBufferPointer { table in
                 let tables = [UnsafePointer<Int32>?](repeating: table.baseAddress, count: tokens)
                 swell_attention_kv(nil, q, &out, Int32(tokens), Int32(heads), Int32(kvHeads), Int32(headDim), keys,
-                                   cacheValues, 1, tables, Int32(blockSize), positions, 0.25)
+                                   cacheValues, shape.f16 ? 1 : 0, tables, Int32(blockSize), positions, 0.25)
             }
             return out
         }
