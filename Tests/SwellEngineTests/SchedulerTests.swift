@@ -20,7 +20,12 @@ final class FakeBudget: BlockBudget {
         max(0, (length + blockSize - 1) / blockSize - (held[sequence] ?? 0))
     }
 
+    /// Sequences attached and not released: like the real cache, attaching one twice is a bug.
+    private(set) var attached: Set<Int> = []
+    private(set) var doubleAttachments: [Int] = []
+
     func attachCachedPrefix(sequence: Int, tokens: Int) -> Int {
+        if !attached.insert(sequence).inserted { doubleAttachments.append(sequence) }
         let cached = cachedPrefix[sequence] ?? 0
         let blocks = cached / blockSize
         free -= blocks
@@ -37,6 +42,7 @@ final class FakeBudget: BlockBudget {
     }
 
     func release(sequence: Int) {
+        attached.remove(sequence)
         free += held.removeValue(forKey: sequence) ?? 0
     }
 
@@ -92,6 +98,7 @@ struct SchedulerTests {
             #expect(Set(step.work.map(\.id)) == Set(scheduler.running.map(\.id)))
         }
         #expect(prefillSteps == item.steps)
+        #expect(budget.doubleAttachments.isEmpty, "a prompt held back by packing keeps its cache attachment")
     }
 
     @Test("decodes go first, then prefill chunks fill the token budget")

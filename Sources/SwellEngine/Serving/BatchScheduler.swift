@@ -53,6 +53,9 @@ struct BatchScheduler {
         var tokenCount: Int
         /// Leading tokens whose keys and values are in the cache.
         var computed = 0
+        /// The prefix cache was asked for its prompt (and holds its blocks) since it last had none:
+        /// a request held back after that, by packing or for room, must not be attached again.
+        var attached = false
         var preemptions = 0
         /// Set the first time it is scheduled.
         var firstScheduled: Double?
@@ -201,12 +204,13 @@ struct BatchScheduler {
         var deferred: [Sequence] = []
         defer { waiting.insert(contentsOf: deferred, at: 0) }
         while budget > 0, running.count < limits.maxRunning, var next = waiting.first {
-            if next.computed == 0, awaitsPrefixInFlight(next, cache: cache) {
+            if !next.attached, awaitsPrefixInFlight(next, cache: cache) {
                 deferred.append(waiting.removeFirst())
                 continue
             }
-            if next.computed == 0 {
+            if !next.attached {
                 next.computed = cache.attachCachedPrefix(sequence: next.id, tokens: next.tokenCount)
+                next.attached = true
                 if next.firstScheduled == nil { next.cachedPrompt = next.computed }
             }
             let count = min(next.tokenCount - next.computed, budget)
@@ -286,6 +290,7 @@ struct BatchScheduler {
         var sequence = running.remove(at: index)
         cache.release(sequence: sequence.id)
         sequence.computed = 0
+        sequence.attached = false
         sequence.preemptions += 1
         waiting.append(sequence)
         step.preempted.append(sequence.id)
