@@ -215,7 +215,7 @@ struct BatchScheduler {
             }
             let count = min(next.tokenCount - next.computed, budget)
             guard prefill.admits(remaining: next.tokenCount - next.computed, count: count) else {
-                waiting[0] = holdingBack(next, cache: cache)
+                waiting[0] = next // its lookup stays attached: looking again would count it twice
                 break
             }
             let length = next.computed + count
@@ -229,8 +229,8 @@ struct BatchScheduler {
                     budget = limits.maxBatchTokens - step.tokenCount
                     continue
                 }
-                // No room: try again next step.
-                waiting[0] = holdingBack(next, cache: cache)
+                // No room: keep what the prefix lookup attached, and try again next step.
+                waiting[0] = next
                 break
             }
             waiting.removeFirst()
@@ -264,17 +264,6 @@ struct BatchScheduler {
             tokens += count
             prompts += 1
         }
-    }
-
-    /// A waiting request that stays waiting after its prefix lookup: it keeps the cached blocks
-    /// it found (so they are not evicted meanwhile); with none found it gives the empty lookup
-    /// back, and the next step looks again — another request may have computed them by then.
-    private func holdingBack(_ sequence: Sequence, cache: some BlockBudget) -> Sequence {
-        guard sequence.attached, sequence.computed == 0 else { return sequence }
-        var released = sequence
-        cache.release(sequence: sequence.id)
-        released.attached = false
-        return released
     }
 
     /// Whether a running sequence is computing blocks that `sequence`'s prompt begins with and
