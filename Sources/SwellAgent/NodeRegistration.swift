@@ -29,15 +29,22 @@ final class NodeRegistration: Sendable {
     }
 
     /// Says the node is no longer Ready (the agent is stopping), so nothing new is scheduled here.
+    /// A conflict is retried: a heartbeat cancelled in flight may still land first, and there is
+    /// no next heartbeat to correct it.
     func markStopped(address: String?) async {
-        do {
-            try await post(address: address, ready: false)
-        } catch {
-            logger.debug("could not mark the node stopped", metadata: ["error": "\(error)"])
+        for _ in 0..<5 {
+            do {
+                if try await post(address: address, ready: false) { return }
+            } catch {
+                logger.debug("could not mark the node stopped", metadata: ["error": "\(error)"])
+                return
+            }
         }
     }
 
-    private func post(address: String?, ready: Bool) async throws {
+    /// Writes the node's status; false when someone else wrote the node in between (409).
+    @discardableResult
+    private func post(address: String?, ready: Bool) async throws -> Bool {
         let name = configuration.nodeName
         var node: Node
         do {
@@ -49,8 +56,10 @@ final class NodeRegistration: Sendable {
         node.status = Self.status(configuration, address: address, previous: node.status, ready: ready, now: .now())
         do {
             _ = try await client.updateStatus(node)
+            return true
         } catch let error as Status where error.code == 409 {
             // Someone else wrote the node in between; the next heartbeat works from the new one.
+            return false
         }
     }
 
