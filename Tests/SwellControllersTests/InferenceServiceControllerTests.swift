@@ -136,8 +136,11 @@ struct InferenceServiceControllerTests {
                 return replica?.status?.reason == "Unschedulable" && replica?.spec.nodeName == nil
                     && replica?.status?.message?.contains("insufficient cpu") == true
             }
-            let events = try await plane.client.list(Event.self, namespace: "default").items
-            #expect(events.contains { $0.reason == "FailedScheduling" && $0.type == .warning })
+            // The event is recorded beside the status write, not before it: wait for it too.
+            try await eventually("a FailedScheduling warning") {
+                try await plane.client.list(Event.self, namespace: "default").items
+                    .contains { $0.reason == "FailedScheduling" && $0.type == .warning }
+            }
             try await eventually("the service reports it") {
                 try await plane.client.get(InferenceService.self, namespace: "default", name: "chat")
                     .status?.conditions?[type: "ReplicaFailure"]?.reason == "Unschedulable"
