@@ -253,83 +253,9 @@ SWELL_SIMD static __attribute__((always_inline)) inline __m256 load_kv8(const vo
     return _mm256_loadu_ps((const float *)pool + index);
 }
 
-/// out = Σ_p w[p] · V[p] for LANES × 8 floats per row; with LANES a constant the sums stay in
-/// registers instead of going through memory on every position.
-SWELL_SIMD static __attribute__((always_inline)) inline void weighted_sum_simd(
-    const void *values, int64_t offset, const int64_t *rows, const float *weights,
-    int64_t count, float *out, const int LANES, const int f16) {
-    __m256 sum[8];
-    for (int j = 0; j < LANES; j++) sum[j] = _mm256_setzero_ps();
-    for (int64_t p = 0; p < count; p++) {
-        int64_t row = rows[p] + offset;
-        __m256 w = _mm256_set1_ps(weights[p]);
-        for (int j = 0; j < LANES; j++) sum[j] = _mm256_fmadd_ps(w, load_kv8(values, row + 8 * j, f16), sum[j]);
-    }
-    for (int j = 0; j < LANES; j++) _mm256_storeu_ps(out + 8 * j, sum[j]);
-}
-
-/// out = Σ_p w[p] · V[p] and scores = q·K[p], with the head vector in registers (head_dim ≤ 128).
-SWELL_SIMD static __attribute__((always_inline)) inline void attend_simd(
-    const attention_job *job, const float *q, float *out, const int64_t *rows, int64_t count, int kv_head,
-    float *scores, const int f16) {
-    int head_dim = job->head_dim;
-    int64_t head_offset = (int64_t)kv_head * head_dim;
-    int lanes = head_dim / 8;
-    __m256 qv[16];
-    for (int j = 0; j < lanes; j++) qv[j] = _mm256_loadu_ps(q + 8 * j);
-    const __m256 scale = _mm256_set1_ps(job->scale);
-    int64_t p = 0;
-    // Eight positions at a time: their partial sums are reduced together (lane = position), which
-    // costs far less than a horizontal sum per position.
-    for (; p + 8 <= count; p += 8) {
-        __m256 partial[8];
-        for (int i = 0; i < 8; i++) {
-            int64_t k = rows[p + i] + head_offset;
-            __m256 acc = _mm256_setzero_ps();
-            for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
-            partial[i] = acc;
-        }
-        __m256 h01 = _mm256_hadd_ps(partial[0], partial[1]);
-        __m256 h23 = _mm256_hadd_ps(partial[2], partial[3]);
-        __m256 h45 = _mm256_hadd_ps(partial[4], partial[5]);
-        __m256 h67 = _mm256_hadd_ps(partial[6], partial[7]);
-        __m256 h0123 = _mm256_hadd_ps(h01, h23);
-        __m256 h4567 = _mm256_hadd_ps(h45, h67);
-        __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
-        _mm256_storeu_ps(scores + p, _mm256_mul_ps(sums, scale));
-    }
-    for (; p < count; p++) {
-        int64_t k = rows[p] + head_offset;
-        __m256 acc = _mm256_setzero_ps();
-        for (int j = 0; j < lanes; j++) acc = _mm256_fmadd_ps(qv[j], load_kv8(job->k_cache, k + 8 * j, f16), acc);
-        scores[p] = hsum(acc) * job->scale;
-    }
-    softmax_simd(scores, count);
-    switch (lanes) {
-    case 2: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 2, f16); break;
-    case 4: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 4, f16); break;
-    case 8: weighted_sum_simd(job->v_cache, head_offset, rows, scores, count, out, 8, f16); break;
-    default:
-        for (int j = 0; j < lanes; j += 4) {
-            weighted_sum_simd(job->v_cache, head_offset + 8 * j, rows, scores, count,
-                              out + 8 * j, lanes - j >= 4 ? 4 : lanes - j, f16);
-        }
-    }
-}
-
-SWELL_SIMD static void attend_simd_f32(const attention_job *job, const float *q, float *out, const int64_t *rows,
-                                       int64_t count, int kv_head, float *scores) {
-    attend_simd(job, q, out, rows, count, kv_head, scores, 0);
-}
-
-SWELL_SIMD static void attend_simd_f16(const attention_job *job, const float *q, float *out, const int64_t *rows,
-                                       int64_t count, int kv_head, float *scores) {
-    attend_simd(job, q, out, rows, count, kv_head, scores, 1);
-}
-
-// Grouped-query attention: the GROUP (2 to 4) query heads that share a KV head go through its
-// cached rows together, so every K and V element is loaded and widened once per group instead
-// of once per query head. Per position that is one load for GROUP multiply-adds.
+// Attention of GROUP (1 to 4) query heads that share a KV head: they go through its cached rows
+// together, so every K and V element is loaded and widened once per group instead of once per
+// query head. Per position that is one load for GROUP multiply-adds.
 
 /// scores[g * count + p] = scale · q_g · K[p] for the group's heads g (q_g at q + g * head_dim),
 /// four positions at a time with their partial sums reduced together.
@@ -419,6 +345,7 @@ SWELL_SIMD static __attribute__((always_inline)) inline void attend_group_simd(
                                                  const int64_t *rows, int64_t count, int kv_head, float *scores) { \
         attend_group_simd(job, q, out, rows, count, kv_head, scores, G, 1);                                       \
     }
+SWELL_ATTEND_GROUP(1)
 SWELL_ATTEND_GROUP(2)
 SWELL_ATTEND_GROUP(3)
 SWELL_ATTEND_GROUP(4)
@@ -426,14 +353,16 @@ SWELL_ATTEND_GROUP(4)
 
 typedef void (*attend_kernel)(const attention_job *, const float *, float *, const int64_t *, int64_t, int, float *);
 
+/// The attention kernel for a group of 1 to 4 query heads, by [kv_f16][group size].
+static const attend_kernel attend_kernels[2][5] = {
+    {NULL, attend_group1_f32, attend_group2_f32, attend_group3_f32, attend_group4_f32},
+    {NULL, attend_group1_f16, attend_group2_f16, attend_group3_f16, attend_group4_f16},
+};
+
 /// One (token, KV head): its query heads in groups of up to four.
 static void attention_group_task(void *context, int task, int thread) {
     (void)thread;
     const attention_job *job = context;
-    static const attend_kernel f32_kernels[5] = {NULL, attend_simd_f32, attend_group2_f32, attend_group3_f32,
-                                                 attend_group4_f32};
-    static const attend_kernel f16_kernels[5] = {NULL, attend_simd_f16, attend_group2_f16, attend_group3_f16,
-                                                 attend_group4_f16};
     int token = task / job->kv_heads;
     int kv_head = task % job->kv_heads;
     int group = job->heads / job->kv_heads;
@@ -447,7 +376,7 @@ static void attention_group_task(void *context, int task, int thread) {
         int64_t head = (int64_t)kv_head * group + first;
         const float *q = job->q + ((int64_t)token * job->heads + head) * head_dim;
         float *out = job->out + ((int64_t)token * job->heads + head) * head_dim;
-        (job->kv_f16 ? f16_kernels : f32_kernels)[size](job, q, out, rows, count, kv_head, score_buffer);
+        attend_kernels[job->kv_f16 != 0][size](job, q, out, rows, count, kv_head, score_buffer);
     }
 }
 #endif
@@ -470,12 +399,8 @@ static void attention_task(void *context, int task, int thread) {
     int64_t *rows = offset_buffer;
     cache_row_offsets(table, job->block_size, count, kv_width, rows);
 #ifdef SWELL_HAVE_X86
-    if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128) {
-        if (job->kv_f16) {
-            attend_simd_f16(job, q, out, rows, count, kv_head, scores);
-        } else {
-            attend_simd_f32(job, q, out, rows, count, kv_head, scores);
-        }
+    if (swell_use_simd && head_dim % 8 == 0) {
+        attend_kernels[job->kv_f16 != 0][1](job, q, out, rows, count, kv_head, scores);
         return;
     }
 #endif
@@ -506,8 +431,7 @@ void swell_attention_kv(swell_pool *pool, const float *q, float *out, int tokens
 #ifdef SWELL_HAVE_X86
     // Grouped when there are enough (token, KV head) pairs to keep every thread busy: a single
     // decode token has only kv_heads of them.
-    if (swell_use_simd && head_dim % 8 == 0 && head_dim <= 128 && heads > kv_heads && heads % kv_heads == 0 &&
-        tokens >= 4) {
+    if (swell_use_simd && head_dim % 8 == 0 && heads > kv_heads && heads % kv_heads == 0 && tokens >= 4) {
         task = attention_group_task;
         tasks = tokens * kv_heads;
     }

@@ -121,6 +121,8 @@ struct KVCacheTests {
         AttentionShape(heads: 8, kvHeads: 2, headDim: 32, tokens: 4, length: 22, f16: true),
         AttentionShape(heads: 10, kvHeads: 2, headDim: 24, tokens: 7, length: 19, f16: false),
         AttentionShape(heads: 16, kvHeads: 2, headDim: 64, tokens: 4, length: 9, f16: true),
+        AttentionShape(heads: 2, kvHeads: 1, headDim: 136, tokens: 5, length: 10, f16: true),
+        AttentionShape(heads: 3, kvHeads: 1, headDim: 136, tokens: 1, length: 10, f16: false),
     ])
     func attentionKernelsAgree(_ shape: AttentionShape) {
         let (heads, kvHeads, headDim, tokens, length) = (shape.heads, shape.kvHeads, shape.headDim, shape.tokens, shape.length)
