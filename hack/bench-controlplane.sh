@@ -18,16 +18,8 @@ die() { printf 'bench-controlplane: error: %s\n' "$*" >&2; exit 1; }
 model=${SWELL_MODEL:-/var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf}
 [ -f "$model" ] || die "model not found at $model; run 'make setup'"
 
-swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swell >&2
-swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swellctl >&2
-bin=$(swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --show-bin-path)
-work=$(mktemp -d "${TMPDIR:-/tmp}/swell-bench-cp.XXXXXX")
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+prepare_swell_run bench-cp
+bin=$BIN_DIR work=$WORK_DIR
 
 start_swell_server "$bin" "$work" --node-cpu 16
 url=$API_URL router=$ROUTER_URL

@@ -21,16 +21,8 @@ model=${SWELL_MODEL:-/var/lib/swell/models/smollm2-135m-instruct-q4_1.gguf}
 [ -f "$model" ] || die "model not found at $model; run 'make setup'"
 samples=${SAMPLES:-300}
 
-swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swell >&2
-swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product swellctl >&2
-bin=$(swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --show-bin-path)
-work=$(mktemp -d "${TMPDIR:-/tmp}/swell-bench-router.XXXXXX")
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+prepare_swell_run bench-router
+bin=$BIN_DIR work=$WORK_DIR
 
 start_swell_server "$bin" "$work" --cpu 2
 url=$API_URL router=$ROUTER_URL

@@ -16,17 +16,8 @@ die() { printf 'loadgen-chart: error: %s\n' "$*" >&2; exit 1; }
 scenario=${SCENARIO:-manifests/scenarios/burst.yaml}
 out=${OUT:-docs/images/loadgen-burst}
 
-release=(-c release -Xswiftc -target-cpu -Xswiftc haswell)   # as the benchmarks build it
-swift build "${release[@]}" --product swell >&2
-swift build "${release[@]}" --product swellctl >&2
-bin=$(swift build "${release[@]}" --show-bin-path)
-work=$(mktemp -d "${TMPDIR:-/tmp}/swell-loadgen-chart.XXXXXX")
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+prepare_swell_run loadgen-chart
+bin=$BIN_DIR work=$WORK_DIR
 
 start_swell_server "$bin" "$work" --cpu 2
 api=$API_URL router=$ROUTER_URL

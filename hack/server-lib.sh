@@ -1,6 +1,25 @@
 # Shared by hack/demo.sh, hack/bench-router.sh, hack/bench-controlplane.sh and
 # hack/loadgen-chart.sh (sourced, not run).
 
+# prepare_swell_run NAME
+# Builds swell and swellctl for release (the benchmarks' flags: haswell baseline, AVX-512 chosen
+# at run time), sets BIN_DIR and WORK_DIR (a fresh temporary directory named after NAME), and
+# installs an exit trap that stops the server start_swell_server started and removes WORK_DIR.
+prepare_swell_run() {
+    local flags=(-c release -Xswiftc -target-cpu -Xswiftc haswell)
+    swift build "${flags[@]}" --product swell >&2
+    swift build "${flags[@]}" --product swellctl >&2
+    BIN_DIR=$(swift build "${flags[@]}" --show-bin-path)
+    WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/swell-$1.XXXXXX")
+    SERVER_PID=""
+    trap stop_swell_run EXIT
+}
+
+stop_swell_run() {
+    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    rm -rf "$WORK_DIR"
+}
+
 # start_swell_server BIN_DIR WORK_DIR [server args...]
 # Starts `swell server` with the API server and the router on free loopback ports and its data
 # in WORK_DIR/data, and waits until it prints both addresses. Sets SERVER_PID (set it before the
