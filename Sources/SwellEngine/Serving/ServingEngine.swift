@@ -14,6 +14,9 @@ public final class ServingEngine: Service, Sendable {
     private let state: Mutex<EngineState>
     /// Wakes the step thread when work arrives; the thread sleeps on it when idle.
     private let wakeup = NSCondition()
+    /// Set by `signal()` and cleared by the step thread before it plans, both under `wakeup`:
+    /// a signal sent while the thread is planning rather than waiting is not lost.
+    private nonisolated(unsafe) var signalled = false
     private let loopExited: AsyncStream<Void>
     private let loopExitedContinuation: AsyncStream<Void>.Continuation
     private let clockOrigin = MonotonicClock.now
@@ -139,6 +142,7 @@ public final class ServingEngine: Service, Sendable {
 
     private func signal() {
         wakeup.lock()
+        signalled = true
         wakeup.signal()
         wakeup.unlock()
     }
@@ -157,6 +161,9 @@ public final class ServingEngine: Service, Sendable {
     /// Applies cancellations, then plans a step; sleeps while there is nothing to do. Nil: stop.
     private func nextStep() -> BatchScheduler.Step? {
         while true {
+            wakeup.lock()
+            signalled = false
+            wakeup.unlock()
             let (step, stop) = state.withLock { state -> (BatchScheduler.Step?, Bool) in
                 let now = self.now
                 for id in state.releaseNeeded { cache.release(sequence: id) }
@@ -184,7 +191,7 @@ public final class ServingEngine: Service, Sendable {
             if let step { return step }
             wakeup.lock()
             let idle = state.withLock { $0.cancelled.isEmpty && !$0.stopNow && !($0.stopWhenDrained && $0.scheduler.isIdle) }
-            if idle { _ = wakeup.wait(until: Date(timeIntervalSinceNow: 0.05)) }
+            if idle && !signalled { _ = wakeup.wait(until: Date(timeIntervalSinceNow: 0.05)) }
             wakeup.unlock()
         }
     }
