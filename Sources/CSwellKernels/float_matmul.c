@@ -70,6 +70,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE void tiles_avx2_type(const uint8_t *w, int
         float *ot = out + t0 * out_stride;
         int64_t r = 0;
         for (; r + FLOAT_TILE_ROWS <= rows; r += FLOAT_TILE_ROWS) {
+            if (tokens <= FLOAT_TILE_TOKENS_AVX2) swell_prefetch_span(w + r * row_bytes + SWELL_DECODE_PREFETCH_BYTES, FLOAT_TILE_ROWS * row_bytes);
             if (count == 1) tile_avx2(w + r * row_bytes, row_bytes, k, xt, ot + r, out_stride, TYPE, FLOAT_TILE_ROWS, 1);
             else tile_avx2(w + r * row_bytes, row_bytes, k, xt, ot + r, out_stride, TYPE, FLOAT_TILE_ROWS, 2);
         }
@@ -119,6 +120,7 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tiles_avx512_type(const uint8_t *w,
         float *ot = out + t0 * out_stride;
         int64_t r = 0;
         for (; r + FLOAT_TILE_ROWS <= rows; r += FLOAT_TILE_ROWS) {
+            if (tokens <= FLOAT_TILE_TOKENS_AVX512) swell_prefetch_span(w + r * row_bytes + SWELL_DECODE_PREFETCH_BYTES, FLOAT_TILE_ROWS * row_bytes);
             FLOAT_DISPATCH_TOKENS(tile_avx512, TYPE, FLOAT_TILE_ROWS, count, w + r * row_bytes, row_bytes, k, xt,
                                   ot + r, out_stride)
         }

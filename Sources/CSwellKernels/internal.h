@@ -10,6 +10,19 @@
 /// matmul 512-bit vectors.
 #define SWELL_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 
+/// How far ahead of the row it is reading a one-token matmul asks for weights. Decode streams
+/// every weight once per token from memory, and one core's hardware prefetchers keep too few
+/// lines in flight for that: prefetching 4 KB ahead made F16 decode of a 230 MB matrix 1.4×
+/// faster on 2 threads (about 1.3× for the quantized types).
+#define SWELL_DECODE_PREFETCH_BYTES 4096
+
+/// Asks for the cache lines of [start, start + bytes) ahead of their use. A hint: addresses past
+/// the end of the weights are harmless.
+static inline __attribute__((always_inline)) void swell_prefetch_span(const uint8_t *start, int64_t bytes) {
+    for (int64_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(start + offset, 0, 3);
+    __builtin_prefetch(start + bytes - 1, 0, 3);
+}
+
 /// Kernel levels, in the order of `swell_kernel_level`: each includes the ones below.
 #define SWELL_LEVEL_SCALAR 0
 #define SWELL_LEVEL_AVX2 1

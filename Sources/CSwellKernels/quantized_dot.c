@@ -339,15 +339,21 @@ static void matmul_chunk(void *context, int task, int thread) {
     }
     for (int64_t t0 = 0; t0 < job->tokens; t0 += SWELL_TOKEN_TILE) {
         int count = job->tokens - t0 < SWELL_TOKEN_TILE ? (int)(job->tokens - t0) : SWELL_TOKEN_TILE;
+        // The tile's activation rows, set once for all the chunk's weight rows: set per row,
+        // their 64-bit index products took a seventh of the matmul time (Q4_1, 1 to 463 tokens).
+        const swell_q8_block *xs[SWELL_TOKEN_TILE], *flipped[SWELL_TOKEN_TILE];
+        for (int t = 0; quantized && t < count; t++) {
+            xs[t] = job->xq + (t0 + t) * blocks;
+            flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
+        }
         for (int64_t r = first; r < last; r++) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
             if (quantized && simd) {
-                const swell_q8_block *xs[SWELL_TOKEN_TILE], *flipped[SWELL_TOKEN_TILE];
                 float results[SWELL_TOKEN_TILE];
-                for (int t = 0; t < count; t++) {
-                    xs[t] = job->xq + (t0 + t) * blocks;
-                    flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
+                // A decode step reads each row once; a prompt's chunk re-reads rows from cache.
+                if (job->tokens <= SWELL_TOKEN_TILE) {
+                    swell_prefetch_span((const uint8_t *)row + SWELL_DECODE_PREFETCH_BYTES, job->row_bytes);
                 }
                 if (count == 1 && job->token_scales) {
                     const float *scales = job->token_scales + t0 * blocks, *sums = job->token_sums + t0 * blocks;
