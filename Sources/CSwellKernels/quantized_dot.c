@@ -249,6 +249,89 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
 #undef SWELL_KERNEL_NAME
 #undef SWELL_DOT_I32
 
+/// Eight rows against a full tile of 8 tokens, VNNI only: the rows' blocks are transposed so that
+/// one vector holds the same 4 weight bytes of all 8 rows (lane = row), and each token's 4
+/// activation bytes are broadcast against it. A vpdpbusd then yields 8 rows' partial sums at
+/// once, with no horizontal reduction per (row, block): dot_tile8 spends most of its time in that
+/// reduction's shuffles. Q4_1 (unsigned nibbles × signed activations) and Q8_0 (the flipped
+/// activations of dot_tile8 × signed weights, each product started from −128·Σw). `out` is row
+/// r0's result for the tile's first token; token t's 8 results go to out + t · out_stride.
+SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, int64_t row_bytes,
+                                                           const swell_q8_block *const *xq, int64_t blocks,
+                                                           const float *scales, const float *sums, float *out,
+                                                           int64_t out_stride, const int TYPE) {
+    const int block_bytes = TYPE == SWELL_TYPE_Q4_1 ? 20 : 34;
+    const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
+    const __m256i pick_d = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick_m = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256 acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *base = rows + b * block_bytes;
+        __m256i q[8];
+        for (int r = 0; r < 8; r++) {
+            q[r] = TYPE == SWELL_TYPE_Q4_1 ? unpack_nibbles(base + r * row_bytes + 4)
+                                           : _mm256_loadu_si256((const __m256i *)(base + r * row_bytes + 2));
+        }
+        // 8 × 8 transpose of 32-bit words: w[j] lane r = row r's weight bytes 4j ... 4j + 3.
+        __m256i t0 = _mm256_unpacklo_epi32(q[0], q[1]), t1 = _mm256_unpackhi_epi32(q[0], q[1]);
+        __m256i t2 = _mm256_unpacklo_epi32(q[2], q[3]), t3 = _mm256_unpackhi_epi32(q[2], q[3]);
+        __m256i t4 = _mm256_unpacklo_epi32(q[4], q[5]), t5 = _mm256_unpackhi_epi32(q[4], q[5]);
+        __m256i t6 = _mm256_unpacklo_epi32(q[6], q[7]), t7 = _mm256_unpackhi_epi32(q[6], q[7]);
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+        __m256i w[8] = {
+            _mm256_permute2x128_si256(u0, u4, 0x20), _mm256_permute2x128_si256(u1, u5, 0x20),
+            _mm256_permute2x128_si256(u2, u6, 0x20), _mm256_permute2x128_si256(u3, u7, 0x20),
+            _mm256_permute2x128_si256(u0, u4, 0x31), _mm256_permute2x128_si256(u1, u5, 0x31),
+            _mm256_permute2x128_si256(u2, u6, 0x31), _mm256_permute2x128_si256(u3, u7, 0x31),
+        };
+        __m256i heads = _mm256_i32gather_epi32((const int *)base, offsets, 1);
+        __m256 d = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_d), 0x08)));
+        __m256 m = _mm256_setzero_ps();
+        __m256i start = _mm256_setzero_si256();
+        if (TYPE == SWELL_TYPE_Q4_1) {
+            m = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_m), 0x08)));
+        } else {
+            for (int j = 0; j < 8; j++) start = _mm256_dpbusd_epi32(start, _mm256_set1_epi8((char)0x80), w[j]);
+            start = _mm256_sub_epi32(_mm256_setzero_si256(), start);
+        }
+        for (int t = 0; t < 8; t++) {
+            const int8_t *a = xq[t][b].qs;
+            __m256i p = start;
+            for (int j = 0; j < 8; j++) {
+                int32_t word;
+                memcpy(&word, a + 4 * j, 4);
+                __m256i x = _mm256_set1_epi32(word);
+                p = TYPE == SWELL_TYPE_Q4_1 ? _mm256_dpbusd_epi32(p, w[j], x) : _mm256_dpbusd_epi32(p, x, w[j]);
+            }
+            __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(scales[8 * b + t]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[t]);
+            if (TYPE == SWELL_TYPE_Q4_1) acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sums[8 * b + t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < 8; t++) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+/// Whether tile8x8 handles `type` (with `flipped`, the Q8_0 activations XOR 0x80, when it is Q8_0).
+static int tile8x8_supports(int type, const void *flipped) {
+    return type == SWELL_TYPE_Q4_1 || (type == SWELL_TYPE_Q8_0 && flipped);
+}
+
+SWELL_AVX512 static void tile8x8(int type, const uint8_t *rows, int64_t row_bytes, const swell_q8_block *const *xq,
+                                 const swell_q8_block *const *xflip, int64_t blocks, const float *scales,
+                                 const float *sums, float *out, int64_t out_stride) {
+    if (type == SWELL_TYPE_Q4_1) {
+        tile8x8_typed(rows, row_bytes, xq, blocks, scales, sums, out, out_stride, SWELL_TYPE_Q4_1);
+    } else {
+        tile8x8_typed(rows, row_bytes, xflip, blocks, scales, sums, out, out_stride, SWELL_TYPE_Q8_0);
+    }
+}
+
 /// A quantized row against `count` activation vectors with the kernels of `level`.
 SWELL_SIMD static void dot_quantized_multi(int level, int type, const void *row, const swell_q8_block *const *xq,
                                            int count, int64_t blocks, float *out) {
@@ -346,9 +429,23 @@ static void matmul_chunk(void *context, int task, int thread) {
             xs[t] = job->xq + (t0 + t) * blocks;
             flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
         }
+#ifdef SWELL_HAVE_X86
+        int rows8 = quantized && simd >= SWELL_LEVEL_AVX512_VNNI && count == 8 && job->tile_scales
+            && tile8x8_supports(job->type, job->xflip);
+#endif
         for (int64_t r = first; r < last; r++) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
+            if (rows8 && r + 8 <= last) {
+                if (job->tokens <= SWELL_TOKEN_TILE) {
+                    swell_prefetch_span((const uint8_t *)row + SWELL_DECODE_PREFETCH_BYTES, 8 * job->row_bytes);
+                }
+                int64_t tile_offset = t0 / 8 * blocks * 8;
+                tile8x8(job->type, row, job->row_bytes, xs, flipped, blocks, job->tile_scales + tile_offset,
+                        job->tile_sums + tile_offset, job->out + t0 * job->out_stride + r, job->out_stride);
+                r += 7;
+                continue;
+            }
             if (quantized && simd) {
                 float results[SWELL_TOKEN_TILE];
                 // A decode step reads each row once; a prompt's chunk re-reads rows from cache.
@@ -395,7 +492,7 @@ static int64_t chunk_rows(int threads, int64_t rows, int64_t tokens) {
     // With many tokens, a chunk's rows are re-read once per token tile: keep them few enough
     // that they stay in L1 next to the tile's activations.
     if (tokens > SWELL_TOKEN_TILE && chunk > SWELL_PREFILL_CHUNK_ROWS) chunk = SWELL_PREFILL_CHUNK_ROWS;
-    return (chunk + 3) & ~(int64_t)3;
+    return (chunk + 7) & ~(int64_t)7; // whole groups of 8 rows for tile8x8
 }
 
 /// Lays out the activation scales (and, for Q8_0 with VNNI, the flipped activations) in the

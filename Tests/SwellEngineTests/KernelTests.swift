@@ -137,8 +137,9 @@ struct KernelTests {
     @Test("matmul: scalar and every SIMD level agree for every weight type",
           arguments: GGMLType.allCases, simdLevels)
     func matmulAgrees(type: GGMLType, level: KernelSelection.Level) {
-        // One token (decode), a few, and full tiles with partial ones after them.
-        for tokens in [1, 2, 11, 21] { checkMatmul(type: type, level: level, tokens: tokens) }
+        // One token (decode), a few, a batched decode step of 7 and of 8 (one full tile), and full
+        // tiles with partial ones after them.
+        for tokens in [1, 2, 7, 8, 11, 21] { checkMatmul(type: type, level: level, tokens: tokens) }
     }
 
     private func checkMatmul(type: GGMLType, level: KernelSelection.Level, tokens: Int) {
