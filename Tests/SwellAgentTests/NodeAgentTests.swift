@@ -121,8 +121,12 @@ struct NodeAgentTests {
             try await harness.waitUntil("r1 gone") { try await harness.replica("r1") == nil }
             #expect(!AgentHarness.isAlive(pid))
             #expect(cgroups.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "its cgroups went with it")
-            let reasons = try await harness.events(for: "r1").map(\.reason)
-            #expect(reasons.contains("Killing") && reasons.contains("Released"))
+            // The Released event is recorded after the update that lets the object go, so it may
+            // land after the object is gone.
+            try await harness.waitUntil("Killing and Released recorded") {
+                let reasons = try await harness.events(for: "r1").map(\.reason)
+                return reasons.contains("Killing") && reasons.contains("Released")
+            }
             try await harness.waitUntil("its log removed") {
                 !FileManager.default.fileExists(atPath: ReplicaLogFile.path(directory: harness.logDirectory, key: "default/r1"))
             }
