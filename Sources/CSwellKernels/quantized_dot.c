@@ -259,7 +259,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
 SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, int64_t row_bytes,
                                                            const swell_q8_block *const *xq, int64_t blocks,
                                                            const float *scales, const float *sums, float *out,
-                                                           int64_t out_stride, const int TYPE) {
+                                                           int64_t out_stride, int prefetch, const int TYPE) {
     const int block_bytes = TYPE == SWELL_TYPE_Q4_1 ? 20 : 34;
     const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
     const __m256i pick_d = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -270,6 +270,11 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, 
     for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *base = rows + b * block_bytes;
+        // Spread over the blocks rather than issued as one burst per group of rows, which stalled
+        // on the line fill buffers.
+        if (prefetch) {
+            for (int r = 0; r < 8; r++) __builtin_prefetch(base + r * row_bytes + SWELL_DECODE_PREFETCH_BYTES, 0, 3);
+        }
         __m256i q[8];
         for (int r = 0; r < 8; r++) {
             q[r] = TYPE == SWELL_TYPE_Q4_1 ? unpack_nibbles(base + r * row_bytes + 4)
@@ -324,11 +329,11 @@ static int tile8x8_supports(int type, const void *flipped) {
 
 SWELL_AVX512 static void tile8x8(int type, const uint8_t *rows, int64_t row_bytes, const swell_q8_block *const *xq,
                                  const swell_q8_block *const *xflip, int64_t blocks, const float *scales,
-                                 const float *sums, float *out, int64_t out_stride) {
+                                 const float *sums, float *out, int64_t out_stride, int prefetch) {
     if (type == SWELL_TYPE_Q4_1) {
-        tile8x8_typed(rows, row_bytes, xq, blocks, scales, sums, out, out_stride, SWELL_TYPE_Q4_1);
+        tile8x8_typed(rows, row_bytes, xq, blocks, scales, sums, out, out_stride, prefetch, SWELL_TYPE_Q4_1);
     } else {
-        tile8x8_typed(rows, row_bytes, xflip, blocks, scales, sums, out, out_stride, SWELL_TYPE_Q8_0);
+        tile8x8_typed(rows, row_bytes, xflip, blocks, scales, sums, out, out_stride, prefetch, SWELL_TYPE_Q8_0);
     }
 }
 
@@ -437,12 +442,10 @@ static void matmul_chunk(void *context, int task, int thread) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
             if (rows8 && r + 8 <= last) {
-                if (job->tokens <= SWELL_TOKEN_TILE) {
-                    swell_prefetch_span((const uint8_t *)row + SWELL_DECODE_PREFETCH_BYTES, 8 * job->row_bytes);
-                }
                 int64_t tile_offset = t0 / 8 * blocks * 8;
                 tile8x8(job->type, row, job->row_bytes, xs, flipped, blocks, job->tile_scales + tile_offset,
-                        job->tile_sums + tile_offset, job->out + t0 * job->out_stride + r, job->out_stride);
+                        job->tile_sums + tile_offset, job->out + t0 * job->out_stride + r, job->out_stride,
+                        job->tokens <= SWELL_TOKEN_TILE);
                 r += 7;
                 continue;
             }
