@@ -97,7 +97,8 @@ curl -fsS "$ROUTER/v1/chat/completions" -H 'content-type: application/json' \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print("answer:", r["choices"][0]["message"]["content"].strip()); print("usage:", r["usage"])'
 
 step "a load burst on chat (swellctl loadgen), watched with swellctl get isvc -w"
-ctl get isvc -w > >(sed -u 's/^/  [watch] /') &
+# The binary itself, not the ctl function: killing a backgrounded function kills only its subshell.
+"$BIN/swellctl" get isvc -w > >(sed -u 's/^/  [watch] /') &
 WATCH_PID=$!
 printf '\n$ swellctl loadgen --target %s --model chat --users 8 --think-time 250ms --duration 25s\n' "$ROUTER"
 ctl loadgen --target "$ROUTER" --model chat --users 8 --think-time 250ms --duration 25s --output-tokens 24 \
