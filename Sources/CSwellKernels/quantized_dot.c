@@ -219,6 +219,18 @@ SWELL_SIMD static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); 
     }
 
 /// Lane t of the result = the sum of the 8 lanes of v[t].
+/// Eight gathered 32-bit block heads' scales widened to floats: bytes 0-1 of each (d) or, with
+/// `m`, bytes 2-3 (Q4_1's m).
+SWELL_SIMD static SWELL_ALWAYS_INLINE __m256 gathered_halves(__m256i heads, const int m) {
+    // Packed into the low 64 bits of each 128-bit lane; the permute joins the lanes' halves.
+    const __m256i pick_d = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick_m = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
+                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256i halves = _mm256_shuffle_epi8(heads, m ? pick_m : pick_d);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(halves, 0x08)));
+}
+
 SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
     __m256i h01 = _mm256_hadd_epi32(v[0], v[1]);
     __m256i h23 = _mm256_hadd_epi32(v[2], v[3]);
@@ -262,10 +274,6 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, 
                                                            int64_t out_stride, int prefetch, const int TYPE) {
     const int block_bytes = TYPE == SWELL_TYPE_Q4_1 ? 20 : 34;
     const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
-    const __m256i pick_d = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
-                                            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i pick_m = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
-                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
     __m256 acc[8];
     for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
@@ -296,11 +304,11 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, 
             _mm256_permute2x128_si256(u2, u6, 0x31), _mm256_permute2x128_si256(u3, u7, 0x31),
         };
         __m256i heads = _mm256_i32gather_epi32((const int *)base, offsets, 1);
-        __m256 d = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_d), 0x08)));
+        __m256 d = gathered_halves(heads, 0);
         __m256 m = _mm256_setzero_ps();
         __m256i start = _mm256_setzero_si256();
         if (TYPE == SWELL_TYPE_Q4_1) {
-            m = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_m), 0x08)));
+            m = gathered_halves(heads, 1);
         } else {
             for (int j = 0; j < 8; j++) start = _mm256_dpbusd_epi32(start, _mm256_set1_epi8((char)0x80), w[j]);
             start = _mm256_sub_epi32(_mm256_setzero_si256(), start);

@@ -179,12 +179,6 @@ SWELL_KERNEL static SWELL_ALWAYS_INLINE float SWELL_KERNEL_NAME(dot_single)(cons
                                                                             int64_t blocks, const int TYPE) {
     const int block_bytes = TYPE == SWELL_TYPE_Q4_1 ? 20 : TYPE == SWELL_TYPE_Q4_0 ? 18 : 34;
     const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(block_bytes));
-    // Bytes 0-1 (d) and 2-3 (m, Q4_1 only) of each gathered 32-bit block head, packed into the low
-    // 64 bits of each 128-bit lane; the permute joins the lanes' halves into 8 halves.
-    const __m256i pick_d = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
-                                            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i pick_m = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
-                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
     const uint8_t *base = row;
     __m256 acc = _mm256_setzero_ps(), minimum = _mm256_setzero_ps();
     int64_t b = 0;
@@ -202,11 +196,11 @@ SWELL_KERNEL static SWELL_ALWAYS_INLINE float SWELL_KERNEL_NAME(dot_single)(cons
             }
         }
         __m256i heads = _mm256_i32gather_epi32((const int *)(base + b * block_bytes), offsets, 1);
-        __m256 d = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_d), 0x08)));
+        __m256 d = gathered_halves(heads, 0);
         __m256 dots = _mm256_cvtepi32_ps(transpose_sum8(products));
         acc = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_loadu_ps(scales + b)), dots, acc);
         if (TYPE == SWELL_TYPE_Q4_1) {
-            __m256 m = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(heads, pick_m), 0x08)));
+            __m256 m = gathered_halves(heads, 1);
             minimum = _mm256_fmadd_ps(m, _mm256_loadu_ps(sums + b), minimum);
         }
     }
