@@ -8,7 +8,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define SWELL_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 /// Rows per tile; tokens per tile depend on the register file (16 ymm, 32 zmm).
 #define FLOAT_TILE_ROWS 4

@@ -9,6 +9,9 @@
 /// AVX2 plus AVX-512 F/VL/BW/VNNI: the integer kernels use vpdpbusd on 256-bit vectors, the float
 /// matmul 512-bit vectors.
 #define SWELL_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+/// For kernels written once with constant parameters (tile sizes, storage types) and
+/// instantiated per value: inlining each call site turns them into separate register-tiled loops.
+#define SWELL_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 /// How far ahead of the row it is reading a one-token matmul asks for weights. Decode streams
 /// every weight once per token from memory, and one core's hardware prefetchers keep too few

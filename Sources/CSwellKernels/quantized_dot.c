@@ -204,7 +204,6 @@ SWELL_SIMD static float dot_bf16_simd(const uint16_t *w, const float *x, int64_t
 
 SWELL_SIMD static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-#define SWELL_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 #define SWELL_DISPATCH_COUNT(KERNEL, ROW, XQ, BLOCKS, OUT, COUNT) \
     switch (COUNT) {                                              \

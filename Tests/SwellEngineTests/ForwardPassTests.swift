@@ -127,3 +127,21 @@ struct ForwardPassTests {
         }
     }
 }
+
+@Suite("Engine benchmark")
+struct EngineBenchmarkTests {
+    @Test("a depth puts every timed prompt and generation after that many cached tokens")
+    func depthFillsTheCacheFirst() throws {
+        let model = try TinyModel.model() // a context of 128 tokens
+        var benchmark = EngineBenchmark(model: model, promptTokens: 8, generationTokens: 4, repetitions: 2)
+        benchmark.pinned = false
+        benchmark.depth = 120
+        let result = try benchmark.run(threads: 2)
+        #expect(result.promptTokensPerSecond.count == 2 && result.promptTokensPerSecond.allSatisfy { $0 > 0 })
+        #expect(result.generationTokensPerSecond.count == 2 && result.generationTokensPerSecond.allSatisfy { $0 > 0 })
+        // One token deeper and the prompt's last position is past the context: proof that the
+        // prompt really starts at the depth.
+        benchmark.depth = 121
+        #expect(throws: ForwardError.self) { try benchmark.run(threads: 2) }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import CSwellKernels
 import Testing
 @testable import SwellEngine
@@ -98,66 +99,148 @@ struct KVCacheTests {
         #expect(difference > 0, "the F16 path should really round the cached rows")
     }
 
-    struct AttentionShape: Sendable, CustomTestStringConvertible {
+    /// A batch for one attention call: each sequence has `context` cached positions and adds
+    /// `tokens` consecutive ones in this step (a prompt chunk after a cached prefix, a fresh
+    /// prompt, or one decode token).
+    struct AttentionCase: Sendable, CustomTestStringConvertible {
+        struct Sequence: Sendable {
+            var context: Int
+            var tokens: Int
+        }
+
         var heads: Int
         var kvHeads: Int
         var headDim: Int
-        var tokens: Int
-        var length: Int
+        var blockSize: Int
         var f16: Bool
+        var sequences: [Sequence]
+
+        init(_ heads: Int, _ kvHeads: Int, _ headDim: Int, blockSize: Int, f16: Bool, _ sequences: [(Int, Int)]) {
+            (self.heads, self.kvHeads, self.headDim, self.blockSize, self.f16) = (heads, kvHeads, headDim, blockSize, f16)
+            self.sequences = sequences.map { Sequence(context: $0.0, tokens: $0.1) }
+        }
+
         var testDescription: String {
-            "\(heads)/\(kvHeads) heads × \(headDim), \(tokens) tokens up to \(length), \(f16 ? "F16" : "F32")"
+            let batch = sequences.map { "\($0.context)+\($0.tokens)" }.joined(separator: ", ")
+            return "\(heads)/\(kvHeads) heads × \(headDim), blocks of \(blockSize), \(f16 ? "F16" : "F32"), [\(batch)]"
         }
     }
 
-    // One token per (token, head) pair, and from four tokens on the grouped path (query heads
-    // sharing a KV head in groups of up to four), with odd lengths for the position tails.
-    @Test("attention: the SIMD and scalar kernels agree", arguments: [
-        AttentionShape(heads: 4, kvHeads: 2, headDim: 16, tokens: 3, length: 11, f16: true),
-        AttentionShape(heads: 4, kvHeads: 4, headDim: 16, tokens: 6, length: 13, f16: true),
-        AttentionShape(heads: 4, kvHeads: 2, headDim: 16, tokens: 6, length: 13, f16: true),
-        AttentionShape(heads: 9, kvHeads: 3, headDim: 64, tokens: 5, length: 37, f16: true),
-        AttentionShape(heads: 9, kvHeads: 3, headDim: 64, tokens: 5, length: 37, f16: false),
-        AttentionShape(heads: 8, kvHeads: 2, headDim: 32, tokens: 4, length: 22, f16: true),
-        AttentionShape(heads: 10, kvHeads: 2, headDim: 24, tokens: 7, length: 19, f16: false),
-        AttentionShape(heads: 16, kvHeads: 2, headDim: 64, tokens: 4, length: 9, f16: true),
-        AttentionShape(heads: 2, kvHeads: 1, headDim: 136, tokens: 5, length: 10, f16: true),
-        AttentionShape(heads: 3, kvHeads: 1, headDim: 136, tokens: 1, length: 10, f16: false),
+    // Chosen for the kernels' edges: query heads per KV head 1, 3, 5 and 13 (more than one tile
+    // of 12 rows), runs of tokens longer than a tile, block sizes below and above the vector
+    // width, head sizes that are not a multiple of 16 (the AVX2 loops at the AVX-512 level), and
+    // a lone decode token.
+    @Test("attention at every kernel level matches a reference over the paged, transposed-K layout", arguments: [
+        AttentionCase(9, 3, 64, blockSize: 16, f16: true, [(37, 13), (0, 6), (20, 1)]),
+        AttentionCase(9, 3, 64, blockSize: 16, f16: false, [(37, 13), (0, 6), (20, 1)]),
+        AttentionCase(9, 3, 64, blockSize: 16, f16: true, [(30, 1)]),
+        AttentionCase(4, 2, 16, blockSize: 4, f16: true, [(5, 7), (0, 3)]),
+        AttentionCase(10, 2, 24, blockSize: 8, f16: false, [(9, 5), (3, 1)]),
+        AttentionCase(26, 2, 32, blockSize: 16, f16: true, [(17, 3)]),
+        AttentionCase(4, 4, 16, blockSize: 16, f16: true, [(3, 14)]),
+        AttentionCase(2, 1, 136, blockSize: 32, f16: true, [(40, 6)]),
     ])
-    func attentionKernelsAgree(_ shape: AttentionShape) {
-        let (heads, kvHeads, headDim, tokens, length) = (shape.heads, shape.kvHeads, shape.headDim, shape.tokens, shape.length)
-        let blockSize = 4
-        let kvWidth = kvHeads * headDim
+    func attentionMatchesReference(_ shape: AttentionCase) {
+        let (heads, kvHeads, headDim, blockSize) = (shape.heads, shape.kvHeads, shape.headDim, shape.blockSize)
+        let kvWidth = kvHeads * headDim, group = heads / kvHeads
         var random = RandomSource(seed: 7)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in random.nextUnit() * 2 - 1 } }
+        // What the pool holds: F16 rounds every element.
+        func stored(_ x: Float) -> Float { shape.f16 ? swell_fp16_to_fp32(swell_fp32_to_fp16(x)) : x }
+
+        // Each sequence's blocks, handed out interleaved and in reverse so no table is contiguous.
+        let lengths = shape.sequences.map { $0.context + $0.tokens }
+        let blockCounts = lengths.map { ($0 + blockSize - 1) / blockSize }
+        let totalBlocks = blockCounts.reduce(0, +)
+        var free = Array((0..<Int32(totalBlocks)).reversed())
+        var tables = blockCounts.map { _ in [Int32]() }
+        while !free.isEmpty {
+            for s in tables.indices where tables[s].count < blockCounts[s] { tables[s].append(free.removeFirst()) }
+        }
+        let keys = lengths.map { values($0 * kvWidth) }, cacheValues = lengths.map { values($0 * kvWidth) }
+        let elementBytes = shape.f16 ? 2 : 4
+        var keyPool = [UInt8](repeating: 0, count: totalBlocks * blockSize * kvWidth * elementBytes)
+        var valuePool = keyPool
+        for s in lengths.indices {
+            for p in 0..<lengths[s] {
+                let row = Int(tables[s][p / blockSize]) * blockSize + p % blockSize
+                let key = Array(keys[s][p * kvWidth..<(p + 1) * kvWidth])
+                let value = Array(cacheValues[s][p * kvWidth..<(p + 1) * kvWidth])
+                keyPool.withUnsafeMutableBytes {
+                    swell_store_key_row($0.baseAddress, Int64(row), Int32(blockSize), key, Int64(kvWidth), shape.f16 ? 1 : 0)
+                }
+                valuePool.withUnsafeMutableBytes {
+                    swell_store_kv_row($0.baseAddress! + row * kvWidth * elementBytes, value, Int64(kvWidth), shape.f16 ? 1 : 0)
+                }
+            }
+        }
+
+        // The batch: every sequence's new tokens, one sequence after another.
+        var tokenSequence: [Int] = [], positions: [Int32] = []
+        for (s, sequence) in shape.sequences.enumerated() {
+            for i in 0..<sequence.tokens {
+                tokenSequence.append(s)
+                positions.append(Int32(sequence.context + i))
+            }
+        }
+        let tokens = tokenSequence.count
         let q = values(tokens * heads * headDim)
-        let blocks = (length + blockSize - 1) / blockSize
-        let table: [Int32] = (0..<Int32(blocks)).reversed().map { $0 } // non-contiguous on purpose
-        let rows = blocks * blockSize * kvWidth
-        let k = values(rows), v = values(rows)
-        func pool(_ values: [Float]) -> [UInt8] {
-            var bytes = [UInt8](repeating: 0, count: rows * (shape.f16 ? 2 : 4))
-            bytes.withUnsafeMutableBytes { out in
-                values.withUnsafeBufferPointer { swell_store_kv_row(out.baseAddress, $0.baseAddress, Int64(rows), shape.f16 ? 1 : 0) }
+        let scale: Float = 0.25
+
+        var expected = [Float](repeating: 0, count: q.count)
+        for t in 0..<tokens {
+            let s = tokenSequence[t], attended = Int(positions[t]) + 1
+            for h in 0..<heads {
+                let column = (h / group) * headDim
+                let query = q[(t * heads + h) * headDim..<(t * heads + h + 1) * headDim]
+                var scores = (0..<attended).map { p in
+                    Double(scale) * zip(query, keys[s][p * kvWidth + column..<p * kvWidth + column + headDim])
+                        .reduce(0.0) { $0 + Double($1.0) * Double(stored($1.1)) }
+                }
+                let maximum = scores.max()!
+                scores = scores.map { Foundation.exp($0 - maximum) }
+                let total = scores.reduce(0, +)
+                for d in 0..<headDim {
+                    var sum = 0.0
+                    for p in 0..<attended { sum += scores[p] * Double(stored(cacheValues[s][p * kvWidth + column + d])) }
+                    expected[(t * heads + h) * headDim + d] = Float(sum / total)
+                }
             }
-            return bytes
         }
-        let keys = pool(k), cacheValues = pool(v)
-        let positions: [Int32] = (0..<tokens).map { Int32(length - tokens + $0) }
-        func run(simd: Bool) -> [Float] {
-            let previous = KernelSelection.simdEnabled
-            KernelSelection.simdEnabled = simd
-            defer { KernelSelection.simdEnabled = previous }
-            var out = [Float](repeating: 0, count: q.count)
-            table.withUnsafeBufferPointer { table in
-                let tables = [UnsafePointer<Int32>?](repeating: table.baseAddress, count: tokens)
-                swell_attention_kv(nil, q, &out, Int32(tokens), Int32(heads), Int32(kvHeads), Int32(headDim), keys,
-                                   cacheValues, shape.f16 ? 1 : 0, tables, Int32(blockSize), positions, 0.25)
+
+        let pool = WorkerPool(threads: 2)
+        for level in KernelSelection.supportedLevels {
+            for pooled in [false, true] {
+                let previous = KernelSelection.level
+                KernelSelection.select(level)
+                defer { KernelSelection.select(previous) }
+                var out = [Float](repeating: .nan, count: q.count)
+                keyPool.withUnsafeBytes { keyBytes in
+                    valuePool.withUnsafeBytes { valueBytes in
+                        withTables(tables) { tablePointers in
+                            let perToken = tokenSequence.map { tablePointers[$0] }
+                            swell_attention_kv(pooled ? pool.handle : nil, q, &out, Int32(tokens), Int32(heads),
+                                               Int32(kvHeads), Int32(headDim), keyBytes.baseAddress,
+                                               valueBytes.baseAddress, shape.f16 ? 1 : 0, perToken, Int32(blockSize),
+                                               positions, scale)
+                        }
+                    }
+                }
+                // NaN (an element never written) counts as the largest error, not as no error.
+                let error = zip(out, expected).map { abs($0 - $1) }.map { $0.isNaN ? .infinity : $0 }.max() ?? .infinity
+                #expect(error < 1e-5, "\(level)\(pooled ? ", pooled" : ""): largest difference \(error)")
             }
-            return out
         }
-        let simd = run(simd: true), scalar = run(simd: false)
-        #expect(zip(simd, scalar).map { abs($0 - $1) }.max() ?? 1 < 1e-4)
-        #expect(simd.contains { $0 != 0 })
+    }
+
+    /// Calls `body` with stable pointers to each table's first element.
+    private func withTables<R>(_ tables: [[Int32]], _ body: ([UnsafePointer<Int32>?]) -> R) -> R {
+        let storage = tables.map { table -> UnsafeMutablePointer<Int32> in
+            let copy = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, table.count))
+            copy.initialize(from: table, count: table.count)
+            return copy
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        return body(storage.map { UnsafePointer($0) })
     }
 }

@@ -150,10 +150,14 @@ void swell_rope(float *x, int heads, int head_dim, int dims, int32_t position, f
 // MARK: - Attention over a block-paged KV cache
 
 /// Attention for a batch of tokens that may belong to different sequences.
-/// Row p of sequence s lives at cache + (table[p / block_size] * block_size + p % block_size) * kv_width,
-/// where `table` = block_tables[t] for token t and kv_width = kv_heads * head_dim.
+/// The K/V pools hold blocks of block_size positions; token t's sequence keeps position p in
+/// block table[p / block_size] (table = block_tables[t]) at slot p % block_size. With
+/// kv_width = kv_heads * head_dim, V element j of (block b, slot i) is at
+/// (b * block_size + i) * kv_width + j, and K is transposed within the block: element j of
+/// (b, i) at b * block_size * kv_width + j * block_size + i (write K with swell_store_key_row).
 /// Token t attends to positions 0...positions[t] of its sequence. q and out are
-/// tokens × (heads * head_dim). Split across the pool by (token, head).
+/// tokens × (heads * head_dim). Consecutive tokens of a sequence are computed together, split
+/// across the pool by KV head.
 void swell_attention(swell_pool *pool, const float *q, float *out, int tokens, int heads, int kv_heads,
                      int head_dim, const float *k_cache, const float *v_cache,
                      const int32_t *const *block_tables, int block_size, const int32_t *positions,
@@ -166,8 +170,12 @@ void swell_attention_kv(swell_pool *pool, const float *q, float *out, int tokens
                         const int32_t *const *block_tables, int block_size, const int32_t *positions,
                         float scale);
 
-/// Writes one K or V row of n floats into a pool row, converting to F16 when kv_f16 is 1.
+/// Writes n floats into a pool at dst, converting to F16 when kv_f16 is 1: a V row.
 void swell_store_kv_row(void *dst, const float *src, int64_t n, int kv_f16);
+
+/// Writes the kv_width floats of one K row into the K pool `keys` at pool row `row`
+/// (block row / block_size, slot row % block_size) in the transposed layout swell_attention reads.
+void swell_store_key_row(void *keys, int64_t row, int block_size, const float *src, int64_t kv_width, int kv_f16);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,9 @@
 /// Prompt-processing and generation throughput, measured like llama-bench: a prompt of `promptTokens`
-/// tokens in one batch from an empty cache, and `generationTokens` single-token steps from an
-/// empty cache, each repeated and summarised by the median. Batched decode runs `sequences`
-/// sequences side by side, one token of each per step, as the serving engine does with
-/// concurrent streams, and reports their aggregate tokens/s.
+/// tokens in one batch, and `generationTokens` single-token steps, each from a cache holding
+/// `depth` tokens (llama-bench's -d; 0 is an empty cache), repeated and summarised by the median.
+/// A prompt at a depth is what a request whose prefix is cached computes. Batched decode runs
+/// `sequences` sequences side by side from empty caches, one token of each per step, as the
+/// serving engine does with concurrent streams, and reports their aggregate tokens/s.
 public struct EngineBenchmark {
     public struct Result: Sendable {
         public var threads: Int
@@ -34,6 +35,8 @@ public struct EngineBenchmark {
     public var kvCacheStorage = KVCacheStorage.f32
     /// Sequence counts for batched decode (each above 1 adds a measurement).
     public var batchedSequences: [Int] = []
+    /// Tokens in the cache before each timed prompt or generation run, filled untimed.
+    public var depth = 0
 
     public init(model: LlamaModel, promptTokens: Int = 512, generationTokens: Int = 128, repetitions: Int = 5) {
         self.model = model
@@ -43,12 +46,16 @@ public struct EngineBenchmark {
     }
 
     public func run(threads: Int) throws(ForwardError) -> Result {
-        let length = min(model.config.contextLength, max(promptTokens, generationTokens) + 1)
+        let length = min(model.config.contextLength, depth + max(promptTokens, generationTokens) + 1)
         let context = InferenceContext(model: model, contextLength: length, storage: kvCacheStorage, threads: threads,
                                        pinned: pinned)
         // Deterministic, vocabulary-spread token ids (content does not change the cost).
         let vocabulary = model.config.vocabularySize
         let prompt = (0..<promptTokens).map { Int32(($0 * 7919 + 13) % vocabulary) }
+        let prefix = (0..<depth).map { Int32(($0 * 104_729 + 17) % vocabulary) }
+        func fillDepth() throws(ForwardError) {
+            if depth > 0 { _ = try context.forward(ForwardBatch(tokens: prefix)) }
+        }
         // One untimed warm-up pass pages the weights in and starts the workers.
         _ = try context.forward(ForwardBatch(tokens: Array(prompt.prefix(8))))
         context.release(sequence: 0)
@@ -56,15 +63,17 @@ public struct EngineBenchmark {
         var result = Result(threads: threads, promptTokensPerSecond: [], generationTokensPerSecond: [])
         for _ in 0..<repetitions {
             if promptTokens > 0 {
+                try fillDepth()
                 let start = MonotonicClock.now
-                _ = try context.forward(ForwardBatch(tokens: prompt))
+                _ = try context.forward(ForwardBatch(tokens: prompt, startingAt: depth))
                 result.promptTokensPerSecond.append(Double(promptTokens) / MonotonicClock.seconds(since: start))
                 context.release(sequence: 0)
             }
             if generationTokens > 0 {
                 var token: Int32 = prompt.first ?? 1
+                try fillDepth()
                 let start = MonotonicClock.now
-                for position in 0..<generationTokens {
+                for position in depth..<depth + generationTokens {
                     let logits = try context.forward(ForwardBatch(tokens: [token], startingAt: position))
                     token = Int32(Sampler.argmax(logits.last))
                 }

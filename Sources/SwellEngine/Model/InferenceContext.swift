@@ -95,9 +95,9 @@ public final class InferenceContext {
                     let keys = cache.keys(layer: layerIndex)
                     let values = cache.values(layer: layerIndex)
                     for i in 0..<n {
-                        let offset = cacheRows[i] * rowBytes
-                        swell_store_kv_row(keys + offset, s.k + i * kvWidth, Int64(kvWidth), kvF16)
-                        swell_store_kv_row(values + offset, s.v + i * kvWidth, Int64(kvWidth), kvF16)
+                        swell_store_key_row(keys, Int64(cacheRows[i]), Int32(blockSize), s.k + i * kvWidth,
+                                            Int64(kvWidth), kvF16)
+                        swell_store_kv_row(values + cacheRows[i] * rowBytes, s.v + i * kvWidth, Int64(kvWidth), kvF16)
                     }
                     tablePointers.withUnsafeBufferPointer { tablePointers in
                         swell_attention_kv(pool, s.q, s.attention, Int32(n), Int32(config.headCount),
