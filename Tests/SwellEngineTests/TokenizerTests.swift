@@ -9,6 +9,25 @@ struct TokenizerTests {
         let tokenizer = try RealModel.model().tokenizer
         let ids = tokenizer.encode(reference.text, addSpecial: false, parseSpecial: reference.parseSpecial)
         #expect(ids == reference.ids, "\(reference.text.debugDescription)")
+        // Again, now that its words are in the tokenizer's word cache.
+        let again = tokenizer.encode(reference.text, addSpecial: false, parseSpecial: reference.parseSpecial)
+        #expect(again == reference.ids, "\(reference.text.debugDescription), from the word cache")
+    }
+
+    @Test("words repeated within and across texts encode as they do alone")
+    func wordCacheAgreesWithMerging() throws {
+        let tokenizer = try RealModel.model().tokenizer
+        // Each starts a pre-token of its own (a space, then letters or digits), so that joining
+        // them changes no word boundary.
+        let words = [" river", " stone", " cloud", " Paper", " 2026", " über", " 你好", " supercalifragilistic"]
+        // Each word's ids from a text that holds only it once...
+        let alone = words.map { tokenizer.encode($0, addSpecial: false) }
+        // ...and in texts that repeat them in another order, encoded twice over.
+        for _ in 0..<2 {
+            let text = (words + words.reversed()).joined()
+            let expected = (alone + alone.reversed()).flatMap { $0 }
+            #expect(tokenizer.encode(text, addSpecial: false) == expected)
+        }
     }
 
     @Test("decoding the ids gives the text back", arguments: LlamaCppReference.tokenizations.indices)

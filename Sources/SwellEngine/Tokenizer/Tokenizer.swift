@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Token attributes as GGUF stores them in `tokenizer.ggml.token_type`.
 public enum TokenType: Int32, Sendable {
@@ -28,6 +29,11 @@ public final class Tokenizer: Sendable {
     public let model: Model
     let vocabulary: Vocabulary
     private let bpe: ByteLevelBPE?
+    /// Token ids of pre-tokenized words already encoded: prompts repeat words (and whole system
+    /// prompts), and merging a word is most of the BPE's cost. Bounded: once full, new words are
+    /// encoded without being kept (as Hugging Face's tokenizers do).
+    private let wordCache = Mutex<[String: [Int32]]>([:])
+    static let wordCacheCapacity = 16_384
     private let sentencePiece: SentencePiece?
     /// Special token texts, longest first so that the longest match wins.
     private let specialTokens: [(text: String, id: Int32)]
@@ -186,21 +192,41 @@ public final class Tokenizer: Sendable {
         case .sentencePiece:
             return sentencePiece!.encode(text, isFirstFragment: isFirstFragment, vocabulary: vocabulary)
         case .bytePairEncoding(let pre):
+            let words = pre.split(text)
+            let cached = wordCache.withLock { cache in words.map { cache[$0] } }
             var ids: [Int32] = []
-            for word in pre.split(text) {
-                for symbol in bpe!.symbols(of: word) {
-                    if let id = vocabulary.ids[symbol] {
-                        ids.append(id)
-                    } else {
-                        // A merge produced text outside the vocabulary: fall back to its characters.
-                        for character in symbol {
-                            if let id = vocabulary.ids[String(character)] { ids.append(id) }
-                        }
-                    }
+            var fresh: [String: [Int32]] = [:]
+            for (word, hit) in zip(words, cached) {
+                if let known = hit ?? fresh[word] {
+                    ids += known
+                    continue
+                }
+                let wordIDs = encodeWord(word)
+                fresh[word] = wordIDs
+                ids += wordIDs
+            }
+            if !fresh.isEmpty {
+                wordCache.withLock { cache in
+                    for (word, wordIDs) in fresh where cache.count < Self.wordCacheCapacity { cache[word] = wordIDs }
                 }
             }
             return ids
         }
+    }
+
+    private func encodeWord(_ word: String) -> [Int32] {
+        var ids: [Int32] = []
+        for symbol in bpe!.symbols(of: word) {
+            if let id = vocabulary.ids[symbol] {
+                ids.append(id)
+            } else {
+                // A merge produced text outside the vocabulary: fall back to its characters.
+                for character in symbol {
+                    if let id = vocabulary.ids[String(character)] { ids.append(id) }
+                }
+            }
+        }
+        return ids
     }
 
     // MARK: - Decoding
