@@ -12,6 +12,11 @@
 
 /// How many activation vectors share one pass over a weight row.
 #define SWELL_TOKEN_TILE 8
+/// Tokens from which a partial tile (a prompt's last) takes the 8-row VNNI tile rather than one
+/// row at a time.
+#ifndef SWELL_TILE8_MIN_TOKENS
+#define SWELL_TILE8_MIN_TOKENS 1
+#endif
 /// Rows per task when a matmul has many tokens.
 #define SWELL_PREFILL_CHUNK_ROWS 16
 
@@ -267,14 +272,20 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
 /// reduction's shuffles. Q4_1 (unsigned nibbles × signed activations) and Q8_0 (the flipped
 /// activations of dot_tile8 × signed weights, each product started from −128·Σw). `out` is row
 /// r0's result for the tile's first token; token t's 8 results go to out + t · out_stride.
+/// COUNT (1 to 8) tokens: a prompt's last, partial tile takes the same path with fewer
+/// broadcasts. Token t's scale for block b is scales[b · block_stride + t · token_stride] (the
+/// tile layout of prepare_activations for a full tile, the token layout otherwise), and sums
+/// likewise.
 SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, int64_t row_bytes,
                                                            const swell_q8_block *const *xq, int64_t blocks,
-                                                           const float *scales, const float *sums, float *out,
-                                                           int64_t out_stride, int prefetch, const int TYPE) {
+                                                           const float *scales, const float *sums,
+                                                           int64_t block_stride, int64_t token_stride, float *out,
+                                                           int64_t out_stride, int prefetch, const int TYPE,
+                                                           const int COUNT) {
     const int block_bytes = TYPE == SWELL_TYPE_Q4_1 ? 20 : 34;
     const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
     __m256 acc[8];
-    for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < COUNT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *base = rows + b * block_bytes;
         // Spread over the blocks rather than issued as one burst per group of rows, which stalled
@@ -312,7 +323,7 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, 
             for (int j = 0; j < 8; j++) start = _mm256_dpbusd_epi32(start, _mm256_set1_epi8((char)0x80), w[j]);
             start = _mm256_sub_epi32(_mm256_setzero_si256(), start);
         }
-        for (int t = 0; t < 8; t++) {
+        for (int t = 0; t < COUNT; t++) {
             const int8_t *a = xq[t][b].qs;
             __m256i p = start;
             for (int j = 0; j < 8; j++) {
@@ -321,12 +332,13 @@ SWELL_AVX512 static SWELL_ALWAYS_INLINE void tile8x8_typed(const uint8_t *rows, 
                 __m256i x = _mm256_set1_epi32(word);
                 p = TYPE == SWELL_TYPE_Q4_1 ? _mm256_dpbusd_epi32(p, w[j], x) : _mm256_dpbusd_epi32(p, x, w[j]);
             }
-            __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(scales[8 * b + t]));
+            int64_t at = b * block_stride + t * token_stride;
+            __m256 scale = _mm256_mul_ps(d, _mm256_set1_ps(scales[at]));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[t]);
-            if (TYPE == SWELL_TYPE_Q4_1) acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sums[8 * b + t]), acc[t]);
+            if (TYPE == SWELL_TYPE_Q4_1) acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sums[at]), acc[t]);
         }
     }
-    for (int t = 0; t < 8; t++) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+    for (int t = 0; t < COUNT; t++) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
 /// Whether tile8x8 handles `type` (with `flipped`, the Q8_0 activations XOR 0x80, when it is Q8_0).
@@ -334,15 +346,30 @@ static int tile8x8_supports(int type, const void *flipped) {
     return type == SWELL_TYPE_Q4_1 || (type == SWELL_TYPE_Q8_0 && flipped);
 }
 
+#define TILE8_COUNT_CASE(TYPE, XQ, C)                                                                             \
+    case C:                                                                                                   \
+        tile8x8_typed(rows, row_bytes, XQ, blocks, scales, sums, block_stride, token_stride, out, out_stride,  \
+                      prefetch, TYPE, C);                                                                     \
+        break;
+#define TILE8_COUNTS(TYPE, XQ)                                                                                \
+    switch (count) {                                                                                          \
+        TILE8_COUNT_CASE(TYPE, XQ, 1) TILE8_COUNT_CASE(TYPE, XQ, 2) TILE8_COUNT_CASE(TYPE, XQ, 3)             \
+        TILE8_COUNT_CASE(TYPE, XQ, 4) TILE8_COUNT_CASE(TYPE, XQ, 5) TILE8_COUNT_CASE(TYPE, XQ, 6)             \
+        TILE8_COUNT_CASE(TYPE, XQ, 7) TILE8_COUNT_CASE(TYPE, XQ, 8)                                           \
+    }
+
 SWELL_AVX512 static void tile8x8(int type, const uint8_t *rows, int64_t row_bytes, const swell_q8_block *const *xq,
                                  const swell_q8_block *const *xflip, int64_t blocks, const float *scales,
-                                 const float *sums, float *out, int64_t out_stride, int prefetch) {
+                                 const float *sums, int64_t block_stride, int64_t token_stride, int count, float *out,
+                                 int64_t out_stride, int prefetch) {
     if (type == SWELL_TYPE_Q4_1) {
-        tile8x8_typed(rows, row_bytes, xq, blocks, scales, sums, out, out_stride, prefetch, SWELL_TYPE_Q4_1);
+        TILE8_COUNTS(SWELL_TYPE_Q4_1, xq)
     } else {
-        tile8x8_typed(rows, row_bytes, xflip, blocks, scales, sums, out, out_stride, prefetch, SWELL_TYPE_Q8_0);
+        TILE8_COUNTS(SWELL_TYPE_Q8_0, xflip)
     }
 }
+#undef TILE8_COUNTS
+#undef TILE8_COUNT_CASE
 
 /// A quantized row against `count` activation vectors with the kernels of `level`.
 SWELL_SIMD static void dot_quantized_multi(int level, int type, const void *row, const swell_q8_block *const *xq,
@@ -442,16 +469,23 @@ static void matmul_chunk(void *context, int task, int thread) {
             flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
         }
 #ifdef SWELL_HAVE_X86
-        int rows8 = quantized && simd >= SWELL_LEVEL_AVX512_VNNI && count == 8 && job->tile_scales
+        // A partial last tile goes through the 8-row tile as well from SWELL_TILE8_MIN_TOKENS on.
+        int rows8 = quantized && simd >= SWELL_LEVEL_AVX512_VNNI && job->token_scales
+            && (count == 8 ? job->tile_scales != NULL : count >= SWELL_TILE8_MIN_TOKENS)
             && tile8x8_supports(job->type, job->xflip);
+        // Scale layouts: the tile's interleaved ones for a full tile, the tokens' own otherwise.
+        const float *tile_scales = !rows8 ? NULL
+            : count == 8 ? job->tile_scales + t0 / 8 * blocks * 8 : job->token_scales + t0 * blocks;
+        const float *tile_sums = !rows8 ? NULL
+            : count == 8 ? job->tile_sums + t0 / 8 * blocks * 8 : job->token_sums + t0 * blocks;
+        int64_t block_stride = count == 8 ? 8 : 1, token_stride = count == 8 ? 1 : blocks;
 #endif
         for (int64_t r = first; r < last; r++) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
             if (rows8 && r + 8 <= last) {
-                int64_t tile_offset = t0 / 8 * blocks * 8;
-                tile8x8(job->type, row, job->row_bytes, xs, flipped, blocks, job->tile_scales + tile_offset,
-                        job->tile_sums + tile_offset, job->out + t0 * job->out_stride + r, job->out_stride,
+                tile8x8(job->type, row, job->row_bytes, xs, flipped, blocks, tile_scales, tile_sums, block_stride,
+                        token_stride, count, job->out + t0 * job->out_stride + r, job->out_stride,
                         job->tokens <= SWELL_TOKEN_TILE);
                 r += 7;
                 continue;
@@ -512,8 +546,8 @@ static void prepare_activations(swell_pool *pool, int flip_wanted, int64_t k, co
     int64_t blocks = k / SWELL_QK;
     int64_t full_tiles = tokens / 8;
     int64_t floats = 2 * (full_tiles * 8 + tokens) * blocks;
-    int flip = full_tiles > 0 && flip_wanted && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
-    size_t flip_bytes = flip ? (size_t)(full_tiles * 8 * blocks) * sizeof(swell_q8_block) : 0;
+    int flip = tokens >= SWELL_TILE8_MIN_TOKENS && flip_wanted && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
+    size_t flip_bytes = flip ? (size_t)(tokens * blocks) * sizeof(swell_q8_block) : 0;
     uint8_t *scratch = swell_pool_scratch(pool, flip_bytes + (size_t)floats * sizeof(float));
     if (!scratch) return;
     float *data = (float *)(scratch + flip_bytes);
@@ -540,7 +574,7 @@ static void prepare_activations(swell_pool *pool, int flip_wanted, int64_t k, co
     job->token_sums = token_sums;
     if (flip) {
         swell_q8_block *flipped = (swell_q8_block *)scratch;
-        for (int64_t i = 0; i < full_tiles * 8 * blocks; i++) {
+        for (int64_t i = 0; i < tokens * blocks; i++) {
             flipped[i] = xq[i];
             for (int j = 0; j < SWELL_QK; j++) flipped[i].qs[j] = (int8_t)(flipped[i].qs[j] ^ 0x80);
         }

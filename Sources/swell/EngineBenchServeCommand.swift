@@ -14,7 +14,9 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
         abstract: "Benchmark an OpenAI-compatible server with concurrent chats sharing a system prompt.",
         discussion: """
             First measures time to first token of a cold request and of one whose system prompt is \
-            already cached (median of --probes pairs, each with a fresh system prompt). Then runs \
+            already cached (median of --probes pairs, each with a fresh system prompt; the cached share \
+            is the median of the pairs' own ratios, each pair measured back to back, which a machine \
+            whose speed drifts disturbs least). Then runs \
             --clients concurrent clients, each sending --requests chats that share one system prompt \
             of about --system-tokens tokens and differ in a question of about --question-tokens tokens, \
             streaming --max-tokens tokens each. Works against `swell engine serve` and llama-server.
@@ -131,15 +133,16 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
             "prefix_hit_rate": hitRate,
             "cold_ttft_seconds": Self.percentile(cold.sorted(), 0.5),
             "cached_ttft_seconds": Self.percentile(warm.sorted(), 0.5),
+            "cached_ttft_share": Self.percentile(zip(warm, cold).map { $0 / max($1, 1e-9) }.sorted(), 0.5),
             "requests": Double(samples.count),
             "wall_seconds": wall,
         ]
         print(String(format: "%@: %d chats (%d clients), %.1f s: throughput %.1f tok/s, TTFT p50 %.0f ms p99 %.0f ms, "
-                     + "prefix hit rate %.0f%%; TTFT cold %.0f ms vs cached prefix %.0f ms (%.0f%%)",
+                     + "prefix hit rate %.0f%%; TTFT cold %.0f ms vs cached prefix %.0f ms (%.1f%%, median of %d pairs)",
                      name, samples.count, clients, wall, result["throughput_tokens_per_second"]!,
                      result["ttft_p50_seconds"]! * 1000, result["ttft_p99_seconds"]! * 1000, hitRate * 100,
                      result["cold_ttft_seconds"]! * 1000, result["cached_ttft_seconds"]! * 1000,
-                     100 * result["cached_ttft_seconds"]! / max(result["cold_ttft_seconds"]!, 1e-9)))
+                     100 * result["cached_ttft_share"]!, probes))
         if let jsonOut {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
             try data.write(to: URL(fileURLWithPath: jsonOut))
