@@ -30,10 +30,12 @@ public final class Tokenizer: Sendable {
     let vocabulary: Vocabulary
     private let bpe: ByteLevelBPE?
     /// Token ids of pre-tokenized words already encoded: prompts repeat words (and whole system
-    /// prompts), and merging a word is most of the BPE's cost. Bounded: once full, new words are
-    /// encoded without being kept (as Hugging Face's tokenizers do).
+    /// prompts), and merging a word is most of the BPE's cost. Bounded, as Hugging Face's
+    /// tokenizers bound theirs: words longer than `wordCacheMaxBytes` are not kept, and once the
+    /// cache is full new words are encoded without being kept.
     private let wordCache = Mutex<[String: [Int32]]>([:])
     static let wordCacheCapacity = 16_384
+    static let wordCacheMaxBytes = 256
     private let sentencePiece: SentencePiece?
     /// Special token texts, longest first so that the longest match wins.
     private let specialTokens: [(text: String, id: Int32)]
@@ -207,7 +209,10 @@ public final class Tokenizer: Sendable {
             }
             if !fresh.isEmpty {
                 wordCache.withLock { cache in
-                    for (word, wordIDs) in fresh where cache.count < Self.wordCacheCapacity { cache[word] = wordIDs }
+                    for (word, wordIDs) in fresh
+                    where cache.count < Self.wordCacheCapacity && word.utf8.count <= Self.wordCacheMaxBytes {
+                        cache[word] = wordIDs
+                    }
                 }
             }
             return ids
