@@ -89,8 +89,9 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
         var cold: [Double] = [], warm: [Double] = []
         for probe in 0..<probes {
             let system = PromptText.text(words: systemTokens, seed: "probe-\(run)-\(probe)")
-            cold.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)a")).ttft)
-            warm.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)b")).ttft)
+            // One token each: only the time to it counts.
+            cold.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)a"), tokens: 1).ttft)
+            warm.append(try await chat(client, base, system: system, question: PromptText.text(words: questionTokens, seed: "q\(probe)b"), tokens: 1).ttft)
         }
 
         let before = await prefixCounters(client, base)
@@ -152,7 +153,7 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
     /// One streamed chat: time to the first content token, and usage when the server sends it.
     /// - Parameter history: earlier turns of the conversation, user and assistant alternating.
     private func chat(_ client: HTTPClient, _ base: String, system: String, question: String,
-                      history: [String] = []) async throws -> Sample {
+                      history: [String] = [], tokens: Int? = nil) async throws -> Sample {
         struct Body: Encodable {
             struct Message: Encodable { var role: String; var content: String }
             struct StreamOptions: Encodable { var include_usage = true }
@@ -166,8 +167,8 @@ struct EngineBenchServeCommand: AsyncParsableCommand {
         }
         let turns = history.enumerated().map { Body.Message(role: $0.offset % 2 == 0 ? "user" : "assistant", content: $0.element) }
         let body = Body(model: model, messages: [.init(role: "system", content: system)] + turns + [.init(role: "user", content: question)],
-                        max_tokens: maxTokens)
-        let spec = RequestSpec(index: 0, priority: .standard, promptWords: systemTokens + questionTokens, maxTokens: maxTokens,
+                        max_tokens: tokens ?? maxTokens)
+        let spec = RequestSpec(index: 0, priority: .standard, promptWords: systemTokens + questionTokens, maxTokens: tokens ?? maxTokens,
                                body: try JSONEncoder().encode(body))
         let measured = await CompletionClient(http: client, baseURL: base, api: .chat, timeoutSeconds: 600).send(spec)
         guard measured.outcome == .ok else { throw ValidationError("\(base): \(measured.outcome)") }
