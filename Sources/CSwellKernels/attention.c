@@ -210,24 +210,8 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE void scores_avx2(const attention_job *job,
 /// In place over [0, limit): x = exp(x - max); zero over [limit, count). Returns 1 / Σ exp, the
 /// normalisation the weighted sum applies at the end.
 SWELL_SIMD static float exponentiate_avx2(float *x, int64_t limit, int64_t count) {
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    int64_t i = 0;
-    for (; i + 8 <= limit; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-    float maximum = hmax(vmax);
-    for (; i < limit; i++) maximum = fmaxf(maximum, x[i]);
-    __m256 m = _mm256_set1_ps(maximum);
-    __m256 acc = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= limit; i += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-        _mm256_storeu_ps(x + i, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    float sum = hsum(acc);
-    for (; i < limit; i++) {
-        x[i] = expf(x[i] - maximum);
-        sum += x[i];
-    }
-    for (; i < count; i++) x[i] = 0;
+    float sum = exp_shifted_sum(x, limit);
+    for (int64_t i = limit; i < count; i++) x[i] = 0;
     return 1.0f / sum;
 }
 

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 /// exp(x) for 8 lanes: 2^(x·log2 e) split into an integer power (exponent bits) and a degree-6
 /// polynomial for 2^f on f ∈ [-0.5, 0.5]; relative error ≈ 2e-7, underflows to 0 below -87.
@@ -40,6 +41,28 @@ SWELL_SIMD static inline float hmax(__m256 v) {
     lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
     lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
     return _mm_cvtss_f32(lo);
+}
+
+/// In place over [0, n): x = exp(x - max x). Returns Σ x, for the caller to normalise by.
+SWELL_SIMD static inline float exp_shifted_sum(float *x, int64_t n) {
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    float maximum = hmax(vmax);
+    for (; i < n; i++) maximum = fmaxf(maximum, x[i]);
+    __m256 m = _mm256_set1_ps(maximum);
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - maximum);
+        sum += x[i];
+    }
+    return sum;
 }
 
 /// exp(x) for 16 lanes, as exp_ps: the polynomial for 2^f, then vscalefps multiplies by 2^n.

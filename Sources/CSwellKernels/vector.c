@@ -52,25 +52,10 @@ void swell_rmsnorm(const float *x, const float *weight, float *out, int64_t n, i
 
 #ifdef SWELL_HAVE_X86
 SWELL_SIMD static void softmax_simd(float *x, int64_t n) {
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-    float maximum = hmax(vmax);
-    for (; i < n; i++) maximum = fmaxf(maximum, x[i]);
-    __m256 m = _mm256_set1_ps(maximum);
-    __m256 acc = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-        _mm256_storeu_ps(x + i, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    float sum = hsum(acc);
-    for (; i < n; i++) {
-        x[i] = expf(x[i] - maximum);
-        sum += x[i];
-    }
+    float sum = exp_shifted_sum(x, n);
     __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] /= sum;
 }
 #endif
