@@ -6,7 +6,7 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "simd_math.h"
 
 
 /// Rows per tile; tokens per tile depend on the register file (16 ymm, 32 zmm).
@@ -29,13 +29,6 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256 load8(const void *row, int64_t i, c
     return _mm256_loadu_ps((const float *)row + i);
 }
 
-SWELL_SIMD static SWELL_ALWAYS_INLINE float hsum8(__m256 v) {
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
-
 /// ROWS rows × TOKENS tokens; k a multiple of 8.
 SWELL_SIMD static SWELL_ALWAYS_INLINE void tile_avx2(const uint8_t *w, int64_t row_bytes, int64_t k, const float *x,
                                                     float *out, int64_t out_stride, const int TYPE, const int ROWS,
@@ -52,7 +45,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE void tile_avx2(const uint8_t *w, int64_t r
         }
     }
     for (int r = 0; r < ROWS; r++)
-        for (int t = 0; t < TOKENS; t++) out[t * out_stride + r] = hsum8(acc[r][t]);
+        for (int t = 0; t < TOKENS; t++) out[t * out_stride + r] = hsum(acc[r][t]);
 }
 
 #define FLOAT_DISPATCH_TOKENS(KERNEL, TYPE, ROWS, TOKENS, ...) \

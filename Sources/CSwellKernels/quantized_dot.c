@@ -6,7 +6,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "simd_math.h"
 #define SWELL_HAVE_X86 1
 #endif
 
@@ -42,13 +42,6 @@ static void quantize_q8_scalar(const float *x, swell_q8_block *out, int64_t n) {
 }
 
 #ifdef SWELL_HAVE_X86
-SWELL_SIMD static inline float hsum_ps(__m256 v) {
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
-
 SWELL_SIMD static inline int hsum_epi32(__m256i v) {
     __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
@@ -177,7 +170,7 @@ SWELL_SIMD static float dot_f32_simd(const float *a, const float *b, int64_t n) 
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
     }
-    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++) sum += a[i] * b[i];
     return sum;
 }
@@ -189,7 +182,7 @@ SWELL_SIMD static float dot_f16_simd(const uint16_t *w, const float *x, int64_t 
         __m256 wf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
         acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x + i), acc);
     }
-    float sum = hsum_ps(acc);
+    float sum = hsum(acc);
     for (; i < n; i++) sum += swell_fp16_to_fp32(w[i]) * x[i];
     return sum;
 }
@@ -202,7 +195,7 @@ SWELL_SIMD static float dot_bf16_simd(const uint16_t *w, const float *x, int64_t
         __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
         acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(x + i), acc);
     }
-    float sum = hsum_ps(acc);
+    float sum = hsum(acc);
     for (; i < n; i++) sum += swell_bf16_to_fp32(w[i]) * x[i];
     return sum;
 }

@@ -88,7 +88,7 @@ SWELL_KERNEL static SWELL_ALWAYS_INLINE void SWELL_KERNEL_NAME(block_q8_0)(const
             }                                                                                               \
         }                                                                                                   \
         for (; b < blocks; b++) BLOCK(w, xq, b, acc0, min0, COUNT);                                         \
-        for (int t = 0; t < COUNT; t++) out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t])) + min0[t] + min1[t]; \
+        for (int t = 0; t < COUNT; t++) out[t] = hsum(_mm256_add_ps(acc0[t], acc1[t])) + min0[t] + min1[t]; \
     }
 
 SWELL_DEFINE_ROW_KERNEL(SWELL_KERNEL_NAME(dot_q4_1_n), SWELL_KERNEL_NAME(block_q4_1), swell_block_q4_1)
@@ -204,7 +204,7 @@ SWELL_KERNEL static SWELL_ALWAYS_INLINE float SWELL_KERNEL_NAME(dot_single)(cons
             minimum = _mm256_fmadd_ps(m, _mm256_loadu_ps(sums + b), minimum);
         }
     }
-    float sum = hsum_ps(_mm256_add_ps(acc, minimum));
+    float sum = hsum(_mm256_add_ps(acc, minimum));
     for (; b < blocks; b++) {
         const uint8_t *block = base + b * block_bytes;
         __m256i y = _mm256_loadu_si256((const __m256i *)xq[b].qs);

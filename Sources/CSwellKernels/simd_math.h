@@ -1,4 +1,4 @@
-// Vector maths shared by the F32 kernels (vector.c, attention.c): exp and horizontal reductions.
+// Vector maths shared by the kernel files: exp and horizontal reductions.
 // Only for x86 translation units; every function is static inline, so each file gets its own copy.
 #ifndef CSWELL_KERNELS_SIMD_MATH_H
 #define CSWELL_KERNELS_SIMD_MATH_H
