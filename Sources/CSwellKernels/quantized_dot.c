@@ -12,11 +12,6 @@
 
 /// How many activation vectors share one pass over a weight row.
 #define SWELL_TOKEN_TILE 8
-/// Tokens from which a partial tile (a prompt's last) takes the 8-row VNNI tile rather than one
-/// row at a time.
-#ifndef SWELL_TILE8_MIN_TOKENS
-#define SWELL_TILE8_MIN_TOKENS 1
-#endif
 /// Rows per task when a matmul has many tokens.
 #define SWELL_PREFILL_CHUNK_ROWS 16
 
@@ -202,7 +197,6 @@ SWELL_SIMD static float dot_bf16_simd(const uint16_t *w, const float *x, int64_t
 
 SWELL_SIMD static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-
 #define SWELL_DISPATCH_COUNT(KERNEL, ROW, XQ, BLOCKS, OUT, COUNT) \
     switch (COUNT) {                                              \
     case 1: KERNEL(ROW, XQ, BLOCKS, OUT, 1); break;               \
@@ -215,7 +209,6 @@ SWELL_SIMD static inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); 
     default: KERNEL(ROW, XQ, BLOCKS, OUT, 8); break;              \
     }
 
-/// Lane t of the result = the sum of the 8 lanes of v[t].
 /// Eight gathered 32-bit block heads' scales widened to floats: bytes 0-1 of each (d) or, with
 /// `m`, bytes 2-3 (Q4_1's m).
 SWELL_SIMD static SWELL_ALWAYS_INLINE __m256 gathered_halves(__m256i heads, const int m) {
@@ -228,6 +221,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256 gathered_halves(__m256i heads, cons
     return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(halves, 0x08)));
 }
 
+/// Lane t of the result = the sum of the 8 lanes of v[t].
 SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
     __m256i h01 = _mm256_hadd_epi32(v[0], v[1]);
     __m256i h23 = _mm256_hadd_epi32(v[2], v[3]);
@@ -258,7 +252,7 @@ SWELL_SIMD static SWELL_ALWAYS_INLINE __m256i transpose_sum8(const __m256i *v) {
 #undef SWELL_KERNEL_NAME
 #undef SWELL_DOT_I32
 
-/// Eight rows against a full tile of 8 tokens, VNNI only: the rows' blocks are transposed so that
+/// Eight rows against a tile of up to 8 tokens, VNNI only: the rows' blocks are transposed so that
 /// one vector holds the same 4 weight bytes of all 8 rows (lane = row), and each token's 4
 /// activation bytes are broadcast against it. A vpdpbusd then yields 8 rows' partial sums at
 /// once, with no horizontal reduction per (row, block): dot_tile8 spends most of its time in that
@@ -462,10 +456,9 @@ static void matmul_chunk(void *context, int task, int thread) {
             flipped[t] = job->xflip ? job->xflip + (t0 + t) * blocks : NULL;
         }
 #ifdef SWELL_HAVE_X86
-        // A partial last tile goes through the 8-row tile as well from SWELL_TILE8_MIN_TOKENS on.
+        // A partial tile (a prompt's last, or decode) goes through the 8-row tile as well.
         int rows8 = quantized && simd >= SWELL_LEVEL_AVX512_VNNI && job->token_scales
-            && (count == 8 ? job->tile_scales != NULL : count >= SWELL_TILE8_MIN_TOKENS)
-            && tile8x8_supports(job->type, job->xflip);
+            && (count < 8 || job->tile_scales) && tile8x8_supports(job->type, job->xflip);
         // Scale layouts: the tile's interleaved ones for a full tile, the tokens' own otherwise.
         const float *tile_scales = !rows8 ? NULL
             : count == 8 ? job->tile_scales + t0 / 8 * blocks * 8 : job->token_scales + t0 * blocks;
@@ -539,7 +532,7 @@ static void prepare_activations(swell_pool *pool, int flip_wanted, int64_t k, co
     int64_t blocks = k / SWELL_QK;
     int64_t full_tiles = tokens / 8;
     int64_t floats = 2 * (full_tiles * 8 + tokens) * blocks;
-    int flip = tokens >= SWELL_TILE8_MIN_TOKENS && flip_wanted && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
+    int flip = flip_wanted && swell_use_simd >= SWELL_LEVEL_AVX512_VNNI;
     size_t flip_bytes = flip ? (size_t)(tokens * blocks) * sizeof(swell_q8_block) : 0;
     uint8_t *scratch = swell_pool_scratch(pool, flip_bytes + (size_t)floats * sizeof(float));
     if (!scratch) return;
