@@ -88,18 +88,29 @@ struct Registry<R: Resource>: Sendable {
     }
 
     /// DELETE: objects with finalizers are only marked; the last finalizer's removal deletes them.
+    /// Retried on conflicts unless the caller pins a resourceVersion: a controller writing the
+    /// object's status between the read and the write is no reason to refuse the delete.
     func delete(namespace: String?, name: String, expectedResourceVersion: String? = nil) async throws -> R {
-        var current = try await get(namespace: namespace, name: name)
-        if let expectedResourceVersion, expectedResourceVersion != current.metadata.resourceVersion {
-            throw Status.conflict(kind: R.kind, name: name, message: "the resourceVersion in the precondition (\(expectedResourceVersion)) does not match the object (\(current.metadata.resourceVersion ?? ""))")
+        var attempts = 0
+        while true {
+            attempts += 1
+            var current = try await get(namespace: namespace, name: name)
+            if let expectedResourceVersion, expectedResourceVersion != current.metadata.resourceVersion {
+                throw Status.conflict(kind: R.kind, name: name, message: "the resourceVersion in the precondition (\(expectedResourceVersion)) does not match the object (\(current.metadata.resourceVersion ?? ""))")
+            }
+            do {
+                if !(current.metadata.finalizers ?? []).isEmpty {
+                    if current.metadata.deletionTimestamp != nil { return current }
+                    current.metadata.deletionTimestamp = clock()
+                    current.metadata.deletionGracePeriodSeconds = 0
+                    return try await store.update(current)
+                }
+                return try await store.delete(R.self, namespace: namespace, name: name,
+                                              expectedResourceVersion: current.metadata.resourceVersion)
+            } catch StoreError.conflict where expectedResourceVersion == nil && attempts < 5 {
+                continue
+            }
         }
-        if !(current.metadata.finalizers ?? []).isEmpty {
-            if current.metadata.deletionTimestamp != nil { return current }
-            current.metadata.deletionTimestamp = clock()
-            current.metadata.deletionGracePeriodSeconds = 0
-            return try await store.update(current)
-        }
-        return try await store.delete(R.self, namespace: namespace, name: name, expectedResourceVersion: current.metadata.resourceVersion)
     }
 
     // MARK: Rules
