@@ -70,6 +70,14 @@ struct TokenizerTests {
         #expect(tokenizer.endOfGeneration.contains(2))
     }
 
+    @Test("special tokens match back to back, and a cut-off one is spelled out")
+    func adjacentSpecialTokens() throws {
+        let tokenizer = try RealModel.model().tokenizer
+        let cutOff = tokenizer.encode("<|im_start|", addSpecial: false, parseSpecial: false)
+        #expect(tokenizer.encode("<|im_start|><|im_end|><|im_start|", addSpecial: false) == [1, 2] + cutOff)
+        #expect(tokenizer.encode("x<|im_end|><|im_end|>", addSpecial: false) == tokenizer.encode("x", addSpecial: false) + [2, 2])
+    }
+
     @Test("ChatML with SmolLM2's default system prompt")
     func chatTemplate() throws {
         let tokenizer = try RealModel.model().tokenizer
@@ -89,6 +97,19 @@ struct TokenizerTests {
         #expect(PreTokenizer.gpt2.split("I'm  here\n\nnow 123!!") == ["I", "'m", " ", " here", "\n", "\n", "now", " 123", "!!"])
         #expect(PreTokenizer.gpt2.split("a   ") == ["a", "   "])
         #expect(PreTokenizer.gpt2.split("x\t y") == ["x", "\t", " y"])
+    }
+
+    @Test("the ASCII fast paths classify every ASCII scalar as its Unicode properties do")
+    func asciiClasses() {
+        let letters: [Unicode.GeneralCategory] = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter]
+        let numbers: [Unicode.GeneralCategory] = [.decimalNumber, .letterNumber, .otherNumber]
+        for value in UInt8(0)..<128 {
+            let scalar = Unicode.Scalar(value)
+            let category = scalar.properties.generalCategory
+            #expect(scalar.isLetter == letters.contains(category), "U+\(String(value, radix: 16)) letter")
+            #expect(scalar.isNumber == numbers.contains(category), "U+\(String(value, radix: 16)) number")
+            #expect(scalar.isSpace == scalar.properties.isWhitespace, "U+\(String(value, radix: 16)) space")
+        }
     }
 
     @Test("SmolLM pre-tokenizer isolates every digit first")

@@ -39,6 +39,9 @@ public final class Tokenizer: Sendable {
     private let sentencePiece: SentencePiece?
     /// Special token texts, longest first so that the longest match wins.
     private let specialTokens: [(text: String, id: Int32)]
+    /// The special tokens' UTF-8 bytes by their first byte, longest first: a text is scanned
+    /// once, and only at the bytes a special token can start with.
+    private let specialTokensByFirstByte: [[(bytes: [UInt8], id: Int32)]]
 
     public let bos: Int32?
     public let eos: Int32?
@@ -127,6 +130,9 @@ public final class Tokenizer: Sendable {
             .map { (text: texts[$0], id: Int32($0)) }
             .sorted { $0.text.utf8.count > $1.text.utf8.count }
         specialTokens = special
+        var byFirstByte = [[(bytes: [UInt8], id: Int32)]](repeating: [], count: 256)
+        for (text, id) in special { byFirstByte[Int(text.utf8.first!)].append((Array(text.utf8), id)) }
+        specialTokensByFirstByte = byFirstByte
         let endMarkers: Set<String> = ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "<|end_of_text|>", "</s>", "<end_of_turn>"]
         var end = Set(extraEnd)
         for (text, id) in special where endMarkers.contains(text) && types[Int(id)] == .control { end.insert(id) }
@@ -167,19 +173,15 @@ public final class Tokenizer: Sendable {
         var textStart = 0
         var index = 0
         while index < bytes.count {
-            // Special tokens start with ASCII punctuation in practice; test cheaply before scanning.
-            var matched: (length: Int, id: Int32)?
-            for (special, id) in specialTokens {
-                let length = special.utf8.count
-                if length <= bytes.count - index, special.utf8.elementsEqual(bytes[index..<index + length]) {
-                    matched = (length, id)
-                    break
-                }
+            let candidates = specialTokensByFirstByte[Int(bytes[index])]
+            let matched = candidates.isEmpty ? nil : candidates.first { candidate in
+                candidate.bytes.count <= bytes.count - index
+                    && bytes[index..<index + candidate.bytes.count].elementsEqual(candidate.bytes)
             }
             if let matched {
                 if textStart < index { fragments.append(.text(String(decoding: bytes[textStart..<index], as: UTF8.self))) }
                 fragments.append(.special(matched.id))
-                index += matched.length
+                index += matched.bytes.count
                 textStart = index
             } else {
                 index += 1
