@@ -69,6 +69,33 @@ struct ForwardPassTests {
         }
     }
 
+    @Test("the last layer goes on with only the rows that want logits; the others' keys and values are kept")
+    func lastLayerKeepsOnlyLogitRows() throws {
+        let model = try TinyModel.model()
+        var everyRow = ForwardBatch()
+        for (position, token) in prompt.enumerated() { everyRow.append(token: token, position: position, sequence: 0, logits: true) }
+        let full = try InferenceContext(model: model, contextLength: 64, threads: 2, pinned: false).forward(everyRow)
+
+        // Rows 3 and 11 only: they move to the front of the last layer, in order.
+        var someRows = ForwardBatch()
+        for (position, token) in prompt.enumerated() {
+            someRows.append(token: token, position: position, sequence: 0, logits: position == 3 || position == 11)
+        }
+        let pruned = try InferenceContext(model: model, contextLength: 64, threads: 2, pinned: false).forward(someRows)
+        #expect(pruned.batchIndices == [3, 11])
+        #expect(maxAbsDifference(pruned.row(0), full.row(3)) < 1e-4)
+        #expect(maxAbsDifference(pruned.row(1), full.row(11)) < 1e-4)
+
+        // A chunk that wants no logits skips the last layer's rest but stores its keys and values:
+        // the next chunk attends to them.
+        let chunked = InferenceContext(model: model, contextLength: 64, threads: 2, pinned: false)
+        var first = ForwardBatch()
+        for position in 0..<7 { first.append(token: prompt[position], position: position, sequence: 0, logits: false) }
+        #expect(try chunked.forward(first).rowCount == 0)
+        let rest = try chunked.forward(ForwardBatch(tokens: Array(prompt[7...]), startingAt: 7)).last
+        #expect(maxAbsDifference(rest, full.row(prompt.count - 1)) < 1e-4)
+    }
+
     @Test("one step over two sequences equals two separate sequences")
     func multiSequenceBatch() throws {
         let model = try TinyModel.model()

@@ -74,10 +74,15 @@ public final class InferenceContext {
             model.tokenEmbedding.dequantizeRow(Int(batch.tokens[i]), into: s.x + i * d)
         }
 
+        // The rows the head reads: after the last layer prunes the others, the first ones.
+        var headRows = logitRows
         flatTables.withUnsafeBufferPointer { tables in
             var tablePointers = [UnsafePointer<Int32>?](repeating: nil, count: n)
             for i in 0..<n { tablePointers[i] = tables.baseAddress! + tableStart[batch.sequences[i]]! }
-            batch.positions.withUnsafeBufferPointer { positions in
+            var positionList = batch.positions
+            positionList.withUnsafeMutableBufferPointer { positions in
+                // Rows past the keys and values: all of them, except in the last layer.
+                var rows = n
                 for (layerIndex, layer) in model.layers.enumerated() {
                     // Attention block: one quantization of the normed input feeds Q, K and V.
                     layer.attentionNorm.withUnsafeBufferPointer { weight in
@@ -99,28 +104,44 @@ public final class InferenceContext {
                                             Int64(kvWidth), kvF16)
                         swell_store_kv_row(values + cacheRows[i] * rowBytes, s.v + i * kvWidth, Int64(kvWidth), kvF16)
                     }
+                    if layerIndex == model.layers.count - 1, logitRows.count < n {
+                        // Past its keys and values, nothing of the last layer reaches the output
+                        // but the rows that want logits (llama.cpp's inp_out_ids): they move to the
+                        // front, in order, and the others stop here. Computing them all cost a
+                        // prompt step about 1/30 of its time for SmolLM2's 30 layers.
+                        for (row, index) in logitRows.enumerated() where row != index {
+                            (s.q + row * d).update(from: s.q + index * d, count: d)
+                            (s.x + row * d).update(from: s.x + index * d, count: d)
+                            positions[row] = positions[index]
+                            tablePointers[row] = tablePointers[index]
+                        }
+                        rows = logitRows.count
+                        headRows = Array(0..<rows)
+                        if rows == 0 { continue }
+                    }
                     tablePointers.withUnsafeBufferPointer { tablePointers in
-                        swell_attention_kv(pool, s.q, s.attention, Int32(n), Int32(config.headCount),
+                        swell_attention_kv(pool, s.q, s.attention, Int32(rows), Int32(config.headCount),
                                            Int32(config.kvHeadCount), Int32(config.headDimension), keys, values, kvF16,
                                            tablePointers.baseAddress, Int32(blockSize), positions.baseAddress,
                                            1 / Float(config.headDimension).squareRoot())
                     }
-                    let attended = Activations(floats: s.attention, quantized: s.quantized, tokens: n, width: d)
+                    let attended = Activations(floats: s.attention, quantized: s.quantized, tokens: rows, width: d)
                     attended.quantizeIfNeeded(for: [layer.attentionOutput])
                     matmul(layer.attentionOutput, attended, into: s.projected, pool: pool)
-                    swell_add(s.x, s.projected, Int64(n * d))
+                    swell_add(s.x, s.projected, Int64(rows * d))
 
                     // Feed-forward block (SwiGLU): one quantization feeds gate and up.
                     layer.feedForwardNorm.withUnsafeBufferPointer { weight in
-                        swell_rmsnorm(s.x, weight.baseAddress, s.normed, Int64(d), Int64(n), config.rmsNormEpsilon)
+                        swell_rmsnorm(s.x, weight.baseAddress, s.normed, Int64(d), Int64(rows), config.rmsNormEpsilon)
                     }
-                    input.quantizeIfNeeded(for: [layer.gate, layer.up])
-                    matmul([(layer.gate, s.gate), (layer.up, s.up)], input, pool: pool)
-                    swell_swiglu(s.gate, s.up, s.gate, Int64(n * ffn))
-                    let hidden = Activations(floats: s.gate, quantized: s.quantized, tokens: n, width: ffn)
+                    let normedRows = Activations(floats: s.normed, quantized: s.quantized, tokens: rows, width: d)
+                    normedRows.quantizeIfNeeded(for: [layer.gate, layer.up])
+                    matmul([(layer.gate, s.gate), (layer.up, s.up)], normedRows, pool: pool)
+                    swell_swiglu(s.gate, s.up, s.gate, Int64(rows * ffn))
+                    let hidden = Activations(floats: s.gate, quantized: s.quantized, tokens: rows, width: ffn)
                     hidden.quantizeIfNeeded(for: [layer.down])
                     matmul(layer.down, hidden, into: s.projected, pool: pool)
-                    swell_add(s.x, s.projected, Int64(n * d))
+                    swell_add(s.x, s.projected, Int64(rows * d))
                 }
             }
         }
@@ -129,7 +150,7 @@ public final class InferenceContext {
         let vocabulary = config.vocabularySize
         var logits = Logits(vocabularySize: vocabulary, batchIndices: logitRows,
                             values: [Float](repeating: 0, count: logitRows.count * vocabulary))
-        for (row, index) in logitRows.enumerated() {
+        for (row, index) in headRows.enumerated() {
             model.outputNorm.withUnsafeBufferPointer { weight in
                 swell_rmsnorm(s.x + index * d, weight.baseAddress, s.normed + row * d, Int64(d), 1, config.rmsNormEpsilon)
             }
