@@ -49,10 +49,8 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
             offset += UTF8.width(scalar)
         }
         offsets.append(offset)
-        var contiguous = text
-        return contiguous.withUTF8 { bytes in
-            words.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[offsets[$0.lowerBound]..<offsets[$0.upperBound]]), as: UTF8.self) }
-        }
+        let bytes = Array(text.utf8)
+        return words.map { String(decoding: bytes[offsets[$0.lowerBound]..<offsets[$0.upperBound]], as: UTF8.self) }
     }
 
     // MARK: - GPT-2

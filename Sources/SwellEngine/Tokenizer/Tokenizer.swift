@@ -37,10 +37,8 @@ public final class Tokenizer: Sendable {
     static let wordCacheCapacity = 16_384
     static let wordCacheMaxBytes = 256
     private let sentencePiece: SentencePiece?
-    /// Special token texts, longest first so that the longest match wins.
-    private let specialTokens: [(text: String, id: Int32)]
-    /// The special tokens' UTF-8 bytes by their first byte, longest first: a text is scanned
-    /// once, and only at the bytes a special token can start with.
+    /// The special tokens' UTF-8 bytes by their first byte, longest first so that the longest
+    /// match wins: a text is scanned once, and only at the bytes a special token can start with.
     private let specialTokensByFirstByte: [[(bytes: [UInt8], id: Int32)]]
 
     public let bos: Int32?
@@ -129,7 +127,6 @@ public final class Tokenizer: Sendable {
             .filter { [.control, .userDefined, .unknown].contains(types[$0]) && !texts[$0].isEmpty }
             .map { (text: texts[$0], id: Int32($0)) }
             .sorted { $0.text.utf8.count > $1.text.utf8.count }
-        specialTokens = special
         var byFirstByte = [[(bytes: [UInt8], id: Int32)]](repeating: [], count: 256)
         for (text, id) in special { byFirstByte[Int(text.utf8.first!)].append((Array(text.utf8), id)) }
         specialTokensByFirstByte = byFirstByte
@@ -167,7 +164,7 @@ public final class Tokenizer: Sendable {
 
     /// Splits text at occurrences of special tokens (longest match at the earliest position).
     private func partition(_ text: String, parseSpecial: Bool) -> [Fragment] {
-        guard parseSpecial, !specialTokens.isEmpty else { return [.text(text)] }
+        guard parseSpecial else { return [.text(text)] }
         let bytes = Array(text.utf8)
         var fragments: [Fragment] = []
         var textStart = 0
