@@ -67,9 +67,7 @@ struct Registry<R: Resource>: Sendable {
             throw Status.badRequest("a merge patch must be a JSON object")
         }
         let pinned = patch["metadata"]?["resourceVersion"]?.stringValue
-        var attempts = 0
-        while true {
-            attempts += 1
+        return try await retryingConflicts(pinned == nil) {
             let current = try await get(namespace: namespace, name: name)
             var merged = try JSONValue(encoding: current).merging(patch: patch)
             if pinned == nil, case .object(var fields) = merged, case .object(var metadata)? = fields["metadata"] {
@@ -79,11 +77,7 @@ struct Registry<R: Resource>: Sendable {
             }
             let desired = try decode(merged, namespace: namespace)
             try checkName(desired, name: name)
-            do {
-                return try await replace(current, with: desired, statusOnly: statusOnly)
-            } catch StoreError.conflict where pinned == nil && attempts < 5 {
-                continue
-            }
+            return try await replace(current, with: desired, statusOnly: statusOnly)
         }
     }
 
@@ -91,23 +85,32 @@ struct Registry<R: Resource>: Sendable {
     /// Retried on conflicts unless the caller pins a resourceVersion: a controller writing the
     /// object's status between the read and the write is no reason to refuse the delete.
     func delete(namespace: String?, name: String, expectedResourceVersion: String? = nil) async throws -> R {
-        var attempts = 0
-        while true {
-            attempts += 1
+        try await retryingConflicts(expectedResourceVersion == nil) {
             var current = try await get(namespace: namespace, name: name)
             if let expectedResourceVersion, expectedResourceVersion != current.metadata.resourceVersion {
                 throw Status.conflict(kind: R.kind, name: name, message: "the resourceVersion in the precondition (\(expectedResourceVersion)) does not match the object (\(current.metadata.resourceVersion ?? ""))")
             }
+            if !(current.metadata.finalizers ?? []).isEmpty {
+                if current.metadata.deletionTimestamp != nil { return current }
+                current.metadata.deletionTimestamp = clock()
+                current.metadata.deletionGracePeriodSeconds = 0
+                return try await store.update(current)
+            }
+            return try await store.delete(R.self, namespace: namespace, name: name,
+                                          expectedResourceVersion: current.metadata.resourceVersion)
+        }
+    }
+
+    /// A read-modify-write, run again (up to 5 times in all) when the store reports that the
+    /// object changed between the read and the write, unless `retrying` is false: then the
+    /// caller's pinned resourceVersion decides, and the conflict is the answer.
+    private func retryingConflicts<T>(_ retrying: Bool, _ body: () async throws -> T) async throws -> T {
+        var attempts = 0
+        while true {
+            attempts += 1
             do {
-                if !(current.metadata.finalizers ?? []).isEmpty {
-                    if current.metadata.deletionTimestamp != nil { return current }
-                    current.metadata.deletionTimestamp = clock()
-                    current.metadata.deletionGracePeriodSeconds = 0
-                    return try await store.update(current)
-                }
-                return try await store.delete(R.self, namespace: namespace, name: name,
-                                              expectedResourceVersion: current.metadata.resourceVersion)
-            } catch StoreError.conflict where expectedResourceVersion == nil && attempts < 5 {
+                return try await body()
+            } catch StoreError.conflict where retrying && attempts < 5 {
                 continue
             }
         }
