@@ -205,6 +205,10 @@ struct NodeAgentTests {
             #expect(status.message?.contains("back-off 2m0s") == true, "\(status.message ?? "")")
             #expect(status.restarts == 0 && status.pid == nil)
             #expect(status.conditions?[type: "Ready"]?.status == .false)
+            // The agent writes the status before it records the step's events.
+            try await harness.waitUntil("BackOff event") {
+                try await harness.events(for: "bad").contains { $0.reason == "BackOff" }
+            }
             let backoff = try #require(try await harness.events(for: "bad").first { $0.reason == "BackOff" })
             #expect(backoff.type == .warning && backoff.message.contains(missing))
             #expect(OrphanScanner.scan(stateFile: harness.configuration.stateFilePath).isEmpty, "nothing runs while it backs off")
