@@ -470,9 +470,10 @@ static void matmul_chunk(void *context, int task, int thread) {
             const void *row = job->weights + r * job->row_bytes;
 #ifdef SWELL_HAVE_X86
             if (rows8 && r + 8 <= last) {
+                // The first token tile streams the rows from memory; later tiles re-read them from cache.
                 tile8x8(job->type, row, job->row_bytes, xs, flipped, blocks, tile_scales, tile_sums, block_stride,
                         token_stride, count, job->out + t0 * job->out_stride + r, job->out_stride,
-                        job->tokens <= SWELL_TOKEN_TILE);
+                        t0 == 0);
                 r += 7;
                 continue;
             }
